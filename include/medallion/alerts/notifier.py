@@ -1,0 +1,201 @@
+"""Turn a task failure (or a gate warning) into an alert and deliver it.
+
+Delivery never hides the original failure: Slack errors fall back to e-mail and are logged,
+and nothing here raises into the task.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any
+
+from airflow.sdk import BaseNotifier
+
+from medallion import connections
+from medallion.alerts.classify import classify, details_of, expectation_hint, layer_of, load_catalog
+from medallion.alerts.message import Alert, scrub, truncate
+from medallion.spec.models import PipelineSpec
+
+log = logging.getLogger(__name__)
+MAX_DETAIL_LINES = 12
+
+
+@dataclass
+class Delivery:
+    slack: str = "skipped"
+    email: str = "skipped"
+    errors: list[str] = field(default_factory=list)
+
+
+def _owners(spec: PipelineSpec) -> list[str]:
+    return [o.slack or o.email or o.name for o in spec.owners]
+
+
+def _links(context: Any, report_uri: str | None) -> dict[str, str]:
+    from airflow.configuration import conf
+
+    links: dict[str, str] = {}
+    base = (conf.get("api", "base_url", fallback="") or "").rstrip("/")
+    ti = context.get("ti")
+    if base and ti is not None:
+        links["Airflow log"] = (
+            f"{base}/dags/{ti.dag_id}/runs/{context.get('run_id')}/tasks/{ti.task_id}"
+            f"?try_number={getattr(ti, 'try_number', 1)}"
+        )
+    if report_uri:
+        links["Quality report"] = report_uri
+    return links
+
+
+def _commands(dag_id: str, task_id: str, ds: str) -> dict[str, str]:
+    return {
+        "Reproduce locally": f"medallion run {dag_id} --date {ds}",
+        "Re-run in Airflow": f"airflow tasks clear {dag_id} --task-regex '^{task_id}$' -s {ds} -e {ds} --yes",
+    }
+
+
+def gate_details(report: dict[str, Any], severity: str) -> list[str]:
+    """One line per failing expectation: observed vs expected, samples, and its hint."""
+    lines = []
+    for table in report.get("tables", []):
+        for o in table["outcomes"]:
+            if o["success"] or o["error"] or o["severity"] != severity:
+                continue
+            args = ", ".join(f"{k}={v!r}" for k, v in o["kwargs"].items())
+            observed = (
+                f"{o['unexpected_count']} unexpected rows ({o['unexpected_percent']:.2f}%)"
+                if o["unexpected_count"] is not None and o["unexpected_percent"] is not None
+                else f"observed {o['observed']!r}"
+            )
+            samples = f"; samples {o['samples']}" if o["samples"] else ""
+            hint = expectation_hint(o["expectation"], o.get("hint"))
+            lines.append(f"{table['table']}: {o['expectation']}({args}) → {observed}{samples}. {hint}".strip())
+    return lines
+
+
+def build_failure_alert(spec: PipelineSpec, context: Any) -> Alert:
+    """Alert for a task that failed after its last retry."""
+    exc = context.get("exception")
+    ti = context["ti"]
+    layer = layer_of(ti.task_id)
+    cls = classify(exc, layer)
+    extra = details_of(exc)
+    report = extra.get("report") or {}
+    details = gate_details(report, "critical") if report else []
+    message = scrub(str(exc)) if exc is not None else "the task failed (no exception captured)"
+    if not details:
+        details = [truncate(line, 600) for line in message.splitlines() if line.strip()][:MAX_DETAIL_LINES]
+    task = context.get("task")
+    max_tries = (getattr(task, "retries", 0) or 0) + 1
+    hint = spec.alerts.hints.get(cls.name) if spec.alerts.hints else None
+    return Alert(
+        severity="critical",
+        title=cls.title,
+        summary=truncate(message.splitlines()[0] if message else cls.title, 500),
+        pipeline=spec.id,
+        domain=spec.domain,
+        layer=layer,
+        task=ti.task_id,
+        logical_date=str(context.get("ds")),
+        attempt=f"try {getattr(ti, 'try_number', 1)} of {max_tries}",
+        failure_class=cls.name,
+        details=details[:MAX_DETAIL_LINES],
+        hint=hint or extra.get("hint") or cls.hint,
+        runbook=spec.alerts.runbook,
+        owners=_owners(spec),
+        links=_links(context, report.get("report_uri")),
+        commands=_commands(spec.id, ti.task_id, str(context.get("ds"))),
+    )
+
+
+def build_gate_warning_alert(spec: PipelineSpec, context: Any, report: dict[str, Any]) -> Alert:
+    cls = load_catalog().classes["quality_gate_warning"]
+    ti = context["ti"]
+    details = gate_details(report, "warning")
+    return Alert(
+        severity="warning",
+        title=cls.title,
+        summary=f"{report['warnings']} warning expectation(s) failed in the {report['layer']} gate; the run continues.",
+        pipeline=spec.id, domain=spec.domain, layer=report["layer"], task=ti.task_id,
+        logical_date=str(context.get("ds")), attempt=f"try {getattr(ti, 'try_number', 1)}",
+        failure_class=cls.name, details=details[:MAX_DETAIL_LINES], hint=cls.hint,
+        runbook=spec.alerts.runbook, owners=_owners(spec),
+        links=_links(context, report.get("report_uri")),
+        commands=_commands(spec.id, ti.task_id, str(context.get("ds"))),
+    )
+
+
+def send_slack(alert: Alert, channel: str, conn_id: str = connections.SLACK) -> None:
+    """Post through the Slack provider's hook (slack-sdk), retrying 429 and 5xx."""
+    from airflow.providers.slack.hooks.slack import SlackHook
+    from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler, ServerErrorRetryHandler
+
+    hook = SlackHook(
+        slack_conn_id=conn_id,
+        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=3), ServerErrorRetryHandler(max_retry_count=2)],
+    )
+    hook.client.chat_postMessage(channel=channel, text=alert.text(), blocks=alert.slack_blocks())
+
+
+def send_email(alert: Alert, recipients: list[str], conn_id: str = connections.SMTP) -> None:
+    """Send a text + HTML e-mail through the SMTP provider's hook."""
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    with SmtpHook(smtp_conn_id=conn_id) as hook:
+        msg = EmailMessage()
+        msg["Subject"] = alert.email_subject()
+        msg["From"] = hook.from_email or "medallion@localhost"
+        msg["To"] = ", ".join(recipients)
+        msg.set_content(alert.text())
+        msg.add_alternative(alert.email_html(), subtype="html")
+        hook.conn.send_message(msg)
+
+
+def deliver(alert: Alert, spec: PipelineSpec) -> Delivery:
+    """Slack first, e-mail too (and as fallback when Slack fails); never raises."""
+    result = Delivery()
+    routing = spec.alerts
+    if routing.slack_channel:
+        try:
+            send_slack(alert, routing.slack_channel)
+            result.slack = "sent"
+        except Exception as exc:
+            result.slack = "failed"
+            result.errors.append(f"slack: {scrub(str(exc))}")
+            log.error("alert not delivered to Slack %s: %s; falling back to e-mail", routing.slack_channel, exc)
+    if routing.emails:
+        try:
+            send_email(alert, list(routing.emails))
+            result.email = "sent"
+        except Exception as exc:
+            result.email = "failed"
+            result.errors.append(f"email: {scrub(str(exc))}")
+            log.error("alert not delivered by e-mail to %s: %s", routing.emails, exc)
+    if result.slack != "sent" and result.email != "sent":
+        log.error("ALERT NOT DELIVERED ANYWHERE (%s):\n%s", result.errors, alert.text())
+    return result
+
+
+class PipelineFailureNotifier(BaseNotifier):
+    """``on_failure_callback`` for every task of a pipeline (Airflow calls it after the last retry)."""
+
+    template_fields = ()
+
+    def __init__(self, spec: PipelineSpec):
+        super().__init__()
+        self.spec = spec
+
+    def notify(self, context: Any) -> None:
+        try:
+            alert = build_failure_alert(self.spec, context)
+        except Exception:  # a bug here must not hide the task's own failure
+            log.exception("could not build the failure alert")
+            return
+        delivery = deliver(alert, self.spec)
+        log.info("failure alert %s: slack=%s email=%s", alert.failure_class, delivery.slack, delivery.email)
+
+
+def notify_gate_warning(spec: PipelineSpec, context: Any, report: dict[str, Any]) -> Delivery:
+    return deliver(build_gate_warning_alert(spec, context, report), spec)

@@ -1,0 +1,1 @@
+"""Build Airflow DAGs from validated specs (and placeholders for invalid ones)."""

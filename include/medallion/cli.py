@@ -1,0 +1,90 @@
+"""The ``medallion`` command: validate specs, export the schema, run pipelines locally."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from medallion import paths
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from medallion.errors import SpecError
+    from medallion.spec.load import SpecLoader, config_root_of, spec_files
+
+    targets = [Path(p) for p in args.paths] or [paths.project_root() / "dag_configs"]
+    problems, count = [], 0
+    for target in targets:
+        if not target.exists():
+            print(f"{target}: error: no such file or directory", file=sys.stderr)
+            return 2
+        root = target.resolve() if target.is_dir() else config_root_of(target)
+        loader = SpecLoader(root)
+        for path in spec_files(target.resolve()):
+            count += 1
+            try:
+                loader.load(path)
+            except SpecError as exc:
+                problems.extend(exc.problems)
+    cwd = Path.cwd()
+    for p in sorted(problems, key=lambda p: (p.file, p.line, p.column)):
+        print(p.format(root=cwd), file=sys.stderr)
+    bad = len({p.file for p in problems if p.severity == "error"})
+    print(f"{count} spec(s) checked: {count - bad} valid, {bad} invalid", file=sys.stderr if bad else sys.stdout)
+    return 1 if bad else 0
+
+
+def _schema(_: argparse.Namespace) -> int:
+    from medallion.spec.schema import schema_text
+
+    sys.stdout.write(schema_text())
+    return 0
+
+
+def _local(args: argparse.Namespace) -> int:
+    from medallion.local import services
+
+    if args.action == "up":
+        state = services.start_background()
+        print(f"local runtime up (pid {state['pid']}): S3 :{state['s3_port']}, Databricks :{state['databricks_port']}, "
+              f"Slack :{state['slack_port']}, SMTP :{state['smtp_port']}")
+    else:
+        print("local runtime stopped" if services.stop_background() else "local runtime was not running")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from medallion.local.demo import run_once
+
+    return 0 if run_once(args.pipeline, args.date) else 1
+
+
+def _demo(_: argparse.Namespace) -> int:
+    from medallion.local.demo import demo
+
+    return demo()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="medallion", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("validate", help="check spec files; report every problem with file:line:column")
+    p.add_argument("paths", nargs="*", help="spec files or folders (default: dag_configs/)")
+    p.set_defaults(func=_validate)
+    sub.add_parser("schema", help="print the JSON Schema of a spec file").set_defaults(func=_schema)
+    p = sub.add_parser("local", help="start/stop the local embedded runtime (S3, Databricks, Slack, SMTP)")
+    p.add_argument("action", choices=["up", "down"])
+    p.set_defaults(func=_local)
+    p = sub.add_parser("run", help="run one pipeline for one date on the local runtime")
+    p.add_argument("pipeline")
+    p.add_argument("--date", required=True, help="logical date, e.g. 2026-11-20")
+    p.set_defaults(func=_run)
+    sub.add_parser("demo", help="run the example pipeline end to end, then a failing run with an alert").set_defaults(
+        func=_demo)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""DuckDB connections that work offline: bundled extensions, S3 secret from a connection.
+
+DuckDB is the local lakehouse engine and the reader of landed parquet. It must never try to
+download an extension (there may be no internet), so extensions come from the
+``duckdb-ext-*`` wheels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import duckdb
+
+LAYER_SCHEMAS = ("bronze", "silver", "gold", "quality")
+
+
+def extension_directory() -> str:
+    """Where the ``duckdb-ext-*`` wheels put the extension binaries."""
+    import duckdb_ext  # type: ignore[import-not-found]
+
+    return str(Path(next(iter(duckdb_ext.__path__))) / "extensions")
+
+
+def offline_config() -> dict[str, Any]:
+    """Connection config that forbids extension downloads (also used for dbt-duckdb)."""
+    return {
+        "extension_directory": extension_directory(),
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+    }
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """What DuckDB needs to reach an S3 endpoint (real AWS or the local server)."""
+
+    key_id: str | None = None
+    secret: str | None = None
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+    session_token: str | None = None
+
+    @classmethod
+    def from_connection(cls, conn: Any) -> S3Settings:
+        """Build from an Airflow ``aws`` connection (object with login/password/extra_dejson)."""
+        extra = dict(getattr(conn, "extra_dejson", None) or {})
+        return cls(
+            key_id=getattr(conn, "login", None) or extra.get("aws_access_key_id"),
+            secret=getattr(conn, "password", None) or extra.get("aws_secret_access_key"),
+            region=extra.get("region_name", "us-east-1"),
+            endpoint_url=extra.get("endpoint_url"),
+            session_token=extra.get("aws_session_token"),
+        )
+
+    def secret_sql(self) -> str:
+        """``CREATE SECRET`` statement; without keys DuckDB uses the AWS credential chain."""
+        opts = ["TYPE s3", f"REGION {_q(self.region)}"]
+        if self.key_id:
+            opts += [f"KEY_ID {_q(self.key_id)}", f"SECRET {_q(self.secret or '')}"]
+            if self.session_token:
+                opts.append(f"SESSION_TOKEN {_q(self.session_token)}")
+        else:
+            opts.append("PROVIDER credential_chain")
+        if self.endpoint_url:
+            url = urlparse(self.endpoint_url)
+            opts += [f"ENDPOINT {_q(url.netloc)}", "URL_STYLE 'path'", f"USE_SSL {url.scheme == 'https'}"]
+        return f"CREATE OR REPLACE SECRET medallion_s3 ({', '.join(opts)})"
+
+
+def _q(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def connect(
+    database: str | Path = ":memory:",
+    *,
+    s3: S3Settings | None = None,
+    read_only: bool = False,
+    create_schemas: bool = False,
+) -> duckdb.DuckDBPyConnection:
+    """Open DuckDB offline; optionally able to read/write ``s3://`` and with the layer schemas."""
+    if str(database) != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(database), read_only=read_only, config=offline_config())
+    if s3 is not None:
+        con.execute("LOAD httpfs")
+        con.execute(s3.secret_sql())
+    if create_schemas and not read_only:
+        for schema in LAYER_SCHEMAS:
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    return con

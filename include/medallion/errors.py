@@ -1,0 +1,65 @@
+"""One error hierarchy: every problem a person must fix says where it is and what to do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding about a spec, positioned in its YAML file."""
+
+    file: str
+    line: int
+    column: int
+    field: str
+    message: str
+    hint: str = ""
+    severity: str = "error"  # or "warning"
+
+    def format(self, *, root: Path | None = None) -> str:
+        """``file:line:col: error: field: message`` then the hint, like a compiler."""
+        file = self.file
+        if root is not None:
+            try:
+                file = str(Path(self.file).resolve().relative_to(root.resolve()))
+            except ValueError:
+                pass
+        where = f"{file}:{self.line}:{self.column}"
+        text = f"{where}: {self.severity}: {self.field or '<document>'}: {self.message}"
+        return text + (f"\n    hint: {self.hint}" if self.hint else "")
+
+
+class MedallionError(Exception):
+    """Base class for every error the factory raises on purpose."""
+
+
+@dataclass
+class SpecError(MedallionError):
+    """A spec (or several) cannot be turned into a DAG; carries every problem found."""
+
+    problems: list[Problem] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return "\n".join(p.format() for p in self.problems)
+
+
+class StepError(MedallionError):
+    """A pipeline step failed for a reason a person can act on.
+
+    ``step`` names what was being done (``extract``, ``upload``, ``validate``…) and ``target``
+    the source, table or dataset, so the task log and the alert say where without a traceback.
+    """
+
+    def __init__(self, message: str, *, step: str, target: str, hint: str = "", kind: str = ""):
+        self.step, self.target, self.hint, self.kind = step, target, hint, kind
+        super().__init__(f"[{step} {target}] {message}")
+
+
+class QualityGateFailed(MedallionError):
+    """A gate found critical expectation failures: bad data, do not retry."""
+
+    def __init__(self, message: str, result: dict):
+        self.result = result
+        super().__init__(message)

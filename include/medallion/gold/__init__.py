@@ -1,0 +1,1 @@
+"""Gold: dbt models through astronomer-cosmos, rendered from a prebuilt manifest."""

@@ -1,0 +1,31 @@
+"""Where each layer's data lives: one function per location so paths never drift apart."""
+
+from __future__ import annotations
+
+from medallion.spec.models import PipelineSpec
+
+
+def lake_prefix(spec: PipelineSpec) -> str:
+    return f"{spec.lake.prefix.strip('/')}/" if spec.lake.prefix.strip("/") else ""
+
+
+def bronze_partition_key(spec: PipelineSpec, dataset: str, ds: str) -> str:
+    """``bronze/<domain>/<dataset>/ds=<date>/`` (S3 key prefix, trailing slash)."""
+    return f"{lake_prefix(spec)}bronze/{spec.domain}/{dataset}/ds={ds}/"
+
+
+def bronze_root_uri(spec: PipelineSpec) -> str:
+    """``s3://<bucket>/bronze/<domain>`` — notebooks add ``/<dataset>/ds=<date>``."""
+    return f"s3://{spec.lake.bucket}/{lake_prefix(spec)}bronze/{spec.domain}"
+
+
+def quality_report_key(spec: PipelineSpec, layer: str, ds: str, table: str, ext: str) -> str:
+    return f"{lake_prefix(spec)}quality/{spec.domain}/{spec.id}/{layer}/ds={ds}/{table}.{ext}"
+
+
+MANIFEST_NAME = "_manifest.json"
+
+
+def asset_uri(spec: PipelineSpec, layer: str) -> str:
+    """The Airflow Asset a layer publishes when its gate passes."""
+    return f"medallion://{spec.domain}/{spec.id}/{layer}"

@@ -1,0 +1,146 @@
+"""``make demo``: the example pipeline end to end on the local runtime, then a failing run.
+
+1. start the local services and generate the shop database;
+2. run ``sales_orders`` for one date and print what each layer produced and what each gate said;
+3. inject bad orders, run again: the silver gate must fail, gold must not run, and the
+   alert received by the local Slack endpoint is printed;
+4. stop every service it started. Exit 0 only if all of that behaved as expected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from medallion import paths
+
+DEMO_PIPELINE = "sales_orders"
+DEMO_DATE = "2026-11-20"
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+@contextmanager
+def local_services() -> Any:
+    from medallion.local import services
+
+    say("▶ starting local services (S3, Databricks emulator, Slack, SMTP) on 127.0.0.1 …")
+    state = services.start_background()
+    try:
+        yield state
+    finally:
+        services.stop_background()
+        say("■ local services stopped")
+
+
+def table_rows(lakehouse: str, tables: list[str]) -> dict[str, int | str]:
+    from medallion import duck
+
+    out: dict[str, int | str] = {}
+    con = duck.connect(lakehouse)
+    try:
+        for table in tables:
+            try:
+                out[table] = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            except Exception:
+                out[table] = "missing"
+    finally:
+        con.close()
+    return out
+
+
+def print_summary(result: Any, lakehouse: str) -> None:
+    from medallion.build.loader import load_dags  # noqa: F401  (Airflow already imported)
+
+    say(f"  run {result.dag_id} {result.logical_date}: {result.state}")
+    for task_id, value in sorted(result.xcoms.items()):
+        if task_id.startswith("bronze.extract_") and isinstance(value, dict):
+            say(f"  bronze  {value['source']:<10} {value['rows']:>8,} rows landed → {value['partition']}")
+    tables = ["silver.orders", "silver.customers", "gold.daily_revenue", "gold.customer_lifetime_value"]
+    for table, rows in table_rows(lakehouse, tables).items():
+        say(f"  {table.split('.')[0]:<7} {table:<30} {rows:>8,} rows" if isinstance(rows, int)
+            else f"  {table.split('.')[0]:<7} {table:<30} {rows}")
+    for layer in ("bronze", "silver", "gold"):
+        state = result.tasks.get(f"{layer}_gate", "not run")
+        report = result.xcoms.get(f"{layer}_gate") or {}
+        extra = (f" ({report.get('status')}: {report.get('critical_failures', 0)} critical, "
+                 f"{report.get('warnings', 0)} warning)") if report else ""
+        say(f"  gate    {layer:<7} {state}{extra}")
+
+
+def run_once(pipeline: str, ds: str, *, with_services: bool = True) -> bool:
+    """``medallion run``: one pipeline, one date, services started for the occasion."""
+    from medallion.local.runtime import prepare_environment
+
+    prepare_environment()
+    with local_services() if with_services else _nothing():
+        from medallion.local.runtime import run_pipeline
+        from medallion.settings import load_settings
+
+        result = run_pipeline(pipeline, ds)
+        print_summary(result, load_settings().connection("lakehouse")["host"])
+        return result.succeeded
+
+
+@contextmanager
+def _nothing() -> Any:
+    yield None
+
+
+def demo() -> int:
+    from medallion.local.runtime import prepare_environment
+    from medallion.local.shop import generate_shop, inject_bad_orders
+
+    started = time.monotonic()
+    prepare_environment()
+    ok = True
+    with local_services() as state:
+        from medallion.local.runtime import run_pipeline
+        from medallion.local.slack_server import clear_messages, read_messages
+        from medallion.local.smtp_server import clear_mail, read_mail
+
+        shop = Path(state["shop_db"])
+        stats = generate_shop(shop, last_day=dt.date.fromisoformat(DEMO_DATE))
+        say(f"▶ shop database: {stats.orders:,} orders ({stats.order_rows:,} rows with late updates and "
+            f"duplicates), {stats.customers:,} customers → {shop.relative_to(paths.project_root())}")
+        slack_dir, mail_dir = Path(state["state_dir"]) / "slack", Path(state["state_dir"]) / "mail"
+        clear_messages(slack_dir)
+        clear_mail(mail_dir)
+
+        say(f"\n▶ run 1: {DEMO_PIPELINE} for {DEMO_DATE} (clean data) …")
+        first = run_pipeline(DEMO_PIPELINE, DEMO_DATE)
+        print_summary(first, state["lakehouse"])
+        if not first.succeeded:
+            ok = False
+            say("✗ run 1 should have succeeded; task states: " + str(first.tasks))
+
+        injected = inject_bad_orders(shop, dt.date.fromisoformat(DEMO_DATE))
+        say(f"\n▶ run 2: {injected} orders with negative prices and an unknown status injected; re-running …")
+        second = run_pipeline(DEMO_PIPELINE, DEMO_DATE)
+        print_summary(second, state["lakehouse"])
+        gold_ran = any(t.startswith("gold.") and s == "success" for t, s in second.tasks.items())
+        if second.tasks.get("silver_gate") != "failed" or gold_ran:
+            ok = False
+            say("✗ run 2: the silver gate should fail and block gold; task states: " + str(second.tasks))
+        alerts = [m for m in read_messages(slack_dir) if "silver" in (m.get("text") or "")]
+        mails = read_mail(mail_dir)
+        if alerts:
+            say(f"\n▶ alert received by the local Slack endpoint (channel {alerts[-1]['channel']}):\n")
+            say("    " + alerts[-1]["text"].replace("\n", "\n    "))
+            say(f"\n  (+ {len(mails)} e-mail(s) captured by the local SMTP server in {mail_dir})")
+        else:
+            ok = False
+            say("✗ no alert reached the local Slack endpoint")
+    say(f"\n{'✔ demo finished as expected' if ok else '✗ demo did not behave as expected'} "
+        f"in {time.monotonic() - started:.0f}s")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(demo())

@@ -1,0 +1,198 @@
+"""Start and stop the local embedded runtime: S3, Databricks emulator, Slack, SMTP.
+
+Everything binds 127.0.0.1 on the ports written in ``airflow_settings.yaml`` (the same
+connections Airflow uses), runs in one background process, and is stopped by its PID.
+``python -m medallion.local.services up`` runs them in the foreground.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import yaml
+
+from medallion import connections, paths
+from medallion.settings import AirflowSettings, load_settings
+
+
+@dataclass(frozen=True)
+class LocalEndpoints:
+    """Ports and paths of the local runtime, read from the connections."""
+
+    s3_port: int
+    databricks_port: int
+    slack_port: int
+    smtp_port: int
+    lakehouse: str
+    shop_db: str
+    bucket: str
+    state_dir: str
+
+    @classmethod
+    def from_settings(cls, settings: AirflowSettings) -> LocalEndpoints:
+        s3 = urlparse(settings.connection(connections.LAKE_S3)["extra"]["endpoint_url"])
+        slack = urlparse(settings.connection(connections.SLACK)["extra"]["base_url"])
+        return cls(
+            s3_port=int(s3.port or 80),
+            databricks_port=int(settings.connection(connections.DATABRICKS)["port"]),
+            slack_port=int(slack.port or 80),
+            smtp_port=int(settings.connection(connections.SMTP)["port"]),
+            lakehouse=settings.connection(connections.LAKEHOUSE_SQL)["host"],
+            shop_db=settings.connections.get("shop_db", {}).get("host", str(paths.local_dir() / "shop.sqlite")),
+            bucket=_lake_bucket(),
+            state_dir=str(paths.local_dir()),
+        )
+
+    @property
+    def slack_dir(self) -> Path:
+        return Path(self.state_dir) / "slack"
+
+    @property
+    def mail_dir(self) -> Path:
+        return Path(self.state_dir) / "mail"
+
+
+def _lake_bucket() -> str:
+    defaults = paths.project_root() / "dag_configs" / "defaults.yaml"
+    with defaults.open(encoding="utf-8") as fh:
+        return (yaml.safe_load(fh) or {}).get("lake", {}).get("bucket", "medallion-lake")
+
+
+def _state_file() -> Path:
+    return paths.local_dir() / "services.json"
+
+
+def _s3_settings(ep: LocalEndpoints, settings: AirflowSettings) -> Any:
+    from medallion.duck import S3Settings
+
+    conn = settings.connection(connections.LAKE_S3)
+    return S3Settings(conn.get("login"), conn.get("password"), conn["extra"].get("region_name", "us-east-1"),
+                      f"http://127.0.0.1:{ep.s3_port}")
+
+
+def serve(settings: AirflowSettings | None = None, ready: threading.Event | None = None,
+          stop: threading.Event | None = None) -> None:
+    """Run every local service until ``stop`` is set (or SIGTERM/SIGINT)."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from medallion.local.databricks import DatabricksEmulator
+    from medallion.local.slack_server import SlackServer
+    from medallion.local.smtp_server import SmtpServer
+
+    settings = settings or load_settings()
+    ep = LocalEndpoints.from_settings(settings)
+    stop = stop or threading.Event()
+    started: list[Any] = []
+    try:
+        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=ep.s3_port, verbose=False)
+        moto.start()
+        started.append(moto)
+        conn = settings.connection(connections.LAKE_S3)
+        s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{ep.s3_port}", region_name="us-east-1",
+                          aws_access_key_id=conn.get("login"), aws_secret_access_key=conn.get("password"))
+        s3.create_bucket(Bucket=ep.bucket)
+        started.append(DatabricksEmulator(
+            port=ep.databricks_port, project_dir=paths.project_root(),
+            lakehouse_path=Path(ep.lakehouse), s3=_s3_settings(ep, settings),
+        ).start())
+        started.append(SlackServer(port=ep.slack_port, store_dir=ep.slack_dir).start())
+        started.append(SmtpServer(port=ep.smtp_port, store_dir=ep.mail_dir).start())
+        if ready is not None:
+            ready.set()
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for service in reversed(started):
+            try:
+                service.stop()
+            except Exception as exc:  # keep stopping the others
+                print(f"warning: could not stop {type(service).__name__}: {exc}", file=sys.stderr)
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def start_background(timeout: float = 60) -> dict[str, Any]:
+    """Start ``serve`` in a child process; return its state once every port answers."""
+    settings = load_settings()
+    ep = LocalEndpoints.from_settings(settings)
+    ports = [ep.s3_port, ep.databricks_port, ep.slack_port, ep.smtp_port]
+    busy = [p for p in ports if _port_open(p)]
+    if busy:
+        raise RuntimeError(
+            f"ports {busy} on 127.0.0.1 are already in use: is the local runtime already running? "
+            "Run `medallion local down` (or stop the process using them) and retry."
+        )
+    log_file = paths.local_dir() / "services.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "medallion.local.services", "up"],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=os.environ.copy(),
+        )
+    deadline = time.monotonic() + timeout
+    while not all(_port_open(p) for p in ports):
+        if proc.poll() is not None:
+            raise RuntimeError(f"local services exited early (code {proc.returncode}); see {log_file}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"local services did not start within {timeout:.0f}s; see {log_file}")
+        time.sleep(0.2)
+    state = {"pid": proc.pid, **asdict(ep)}
+    _state_file().write_text(json.dumps(state, indent=2), encoding="utf-8")
+    return state
+
+
+def stop_background(timeout: float = 20) -> bool:
+    """Stop the process recorded in the state file; True if one was running."""
+    state_file = _state_file()
+    if not state_file.exists():
+        return False
+    pid = json.loads(state_file.read_text(encoding="utf-8"))["pid"]
+    state_file.unlink()
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = argv if argv is not None else sys.argv[1:]
+    if args[:1] != ["up"]:
+        print("usage: python -m medallion.local.services up", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    ready = threading.Event()
+    threading.Thread(target=lambda: (ready.wait(), print("local services ready", flush=True)), daemon=True).start()
+    serve(ready=ready, stop=stop)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

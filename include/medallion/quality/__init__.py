@@ -1,0 +1,1 @@
+"""Quality gates: Great Expectations suites with our severity semantics, run where data lives."""

@@ -1,0 +1,136 @@
+"""Run one suite with Great Expectations and apply severity, which GE itself ignores.
+
+critical failure → the gate fails without retry (bad data); warning → reported, run goes
+on; an expectation that could not be evaluated → infrastructure error (retried).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from medallion.quality.engine import SqlTarget, quiet_import_gx
+from medallion.spec.models import Expectation, TableCheck
+
+SAMPLE_SIZE = 5
+
+
+@dataclass
+class Outcome:
+    """One expectation's result with the severity and hint from the spec."""
+
+    expectation: str
+    kwargs: dict[str, Any]
+    severity: str
+    success: bool
+    observed: Any = None
+    unexpected_count: int | None = None
+    unexpected_percent: float | None = None
+    samples: list[Any] = field(default_factory=list)
+    hint: str | None = None
+    runbook: str | None = None
+    error: str | None = None
+
+    def summary(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
+        detail = (
+            f"{self.unexpected_count} unexpected ({self.unexpected_percent:.2f}%)"
+            if self.unexpected_count is not None and self.unexpected_percent is not None
+            else f"observed {self.observed!r}"
+        )
+        return f"{self.expectation}({args}): {detail}"
+
+
+@dataclass
+class TableGateResult:
+    layer: str
+    table: str
+    query: str
+    outcomes: list[Outcome]
+
+    @property
+    def critical_failures(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.success and not o.error and o.severity == "critical"]
+
+    @property
+    def warnings(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.success and not o.error and o.severity == "warning"]
+
+    @property
+    def infra_errors(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.error]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data |= {
+            "passed": not self.critical_failures and not self.infra_errors,
+            "evaluated": len(self.outcomes),
+            "critical_failures": len(self.critical_failures),
+            "warnings": len(self.warnings),
+            "infra_errors": len(self.infra_errors),
+        }
+        return data
+
+
+def ge_class_name(expectation_type: str) -> str:
+    """``expect_column_values_to_not_be_null`` → ``ExpectColumnValuesToNotBeNull``."""
+    return "".join(part.capitalize() for part in expectation_type.split("_"))
+
+
+def run_table_check(
+    target: SqlTarget, check: TableCheck, query: str, *, layer: str, suite_name: str
+) -> TableGateResult:
+    """Validate ``query``'s rows against ``check`` and return outcomes in spec order."""
+    gx = quiet_import_gx()
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    datasource = target.add_datasource(context, re.sub(r"\W", "_", suite_name))
+    try:
+        asset = datasource.add_query_asset(name="batch", query=query)
+        batch = asset.add_batch_definition_whole_table("whole")
+        suite = context.suites.add(gx.ExpectationSuite(name=suite_name))
+        for index, exp in enumerate(check.expectations):
+            cls = getattr(gx.expectations, ge_class_name(exp.type))
+            suite.add_expectation(cls(**exp.ge_kwargs(), meta={"medallion_index": index}))
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(data=batch, suite=suite, name=f"{suite_name}.run")
+        )
+        result = definition.run(result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE})
+    finally:
+        _dispose(datasource)
+    by_index = {int(r.expectation_config.meta["medallion_index"]): r for r in result.results}
+    outcomes = [_outcome(exp, by_index.get(i)) for i, exp in enumerate(check.expectations)]
+    return TableGateResult(layer, check.table, query, outcomes)
+
+
+def _outcome(exp: Expectation, r: Any) -> Outcome:
+    base = Outcome(exp.type, exp.ge_kwargs(), exp.severity.value, False, hint=exp.hint, runbook=exp.runbook)
+    if r is None:
+        base.error = "Great Expectations returned no result for this expectation"
+        return base
+    info = r.exception_info or {}
+    if info.get("raised_exception"):
+        base.error = str(info.get("exception_message") or "expectation raised an exception")
+        return base
+    res = r.result or {}
+    base.success = bool(r.success)
+    base.observed = res.get("observed_value")
+    base.unexpected_count = res.get("unexpected_count")
+    base.unexpected_percent = res.get("unexpected_percent")
+    base.samples = list(res.get("partial_unexpected_list") or [])[:SAMPLE_SIZE]
+    return base
+
+
+def _dispose(datasource: Any) -> None:
+    """Close GE's persisted connection: DuckDB allows one writer process per file."""
+    try:
+        engine = datasource.get_execution_engine()
+        conn = getattr(engine, "_connection", None)
+        if conn is not None:
+            conn.close()
+        engine.engine.dispose()
+    except Exception:  # best effort; never mask the validation result
+        pass

@@ -1,0 +1,140 @@
+"""The Airflow task that gates a layer: validate, publish a report, decide by severity."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+from medallion import connections
+from medallion.errors import StepError
+from medallion.spec.models import PipelineSpec, TableCheck
+
+try:  # AirflowFailException: fail without retries (bad data does not get better by retrying)
+    from airflow.sdk.exceptions import AirflowFailException
+except ImportError:  # pragma: no cover
+    from airflow.exceptions import AirflowFailException
+
+
+class QualityGateFailed(AirflowFailException):
+    """Critical expectations failed; carries the gate report for the alert."""
+
+    def __init__(self, message: str, report: dict[str, Any]):
+        super().__init__(message)
+        self.report = report
+
+
+class QualityGateOperator(BaseOperator):
+    """Run the layer's suites; critical → fail (no retry), warning → alert, error → retry."""
+
+    template_fields: Sequence[str] = ()
+    ui_color = "#9fd3c7"
+
+    def __init__(self, *, spec: PipelineSpec, layer: str, checks: list[TableCheck], **kwargs: Any):
+        super().__init__(**kwargs)
+        self.spec, self.layer, self.checks = spec, layer, checks
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+        from airflow.sdk import BaseHook
+
+        from medallion.quality.gate import run_table_check
+        from medallion.quality.report import render_html
+
+        s3 = S3Hook(aws_conn_id=connections.LAKE_S3)
+        ds = context["ds"]
+        tables = []
+        for check in self.checks:
+            target, query = self._target_and_query(check, ds, s3, BaseHook)
+            self.log.info("validating %s %s (%d expectations)", self.layer, check.table, len(check.expectations))
+            try:
+                result = run_table_check(
+                    target, check, query, layer=self.layer, suite_name=f"{self.spec.id}.{self.layer}.{check.table}"
+                )
+            except Exception as exc:
+                raise StepError(
+                    f"{type(exc).__name__}: {exc}", step="validate", target=f"{self.layer} {check.table}",
+                    hint="the validation engine could not run; check the table exists and the lakehouse is up",
+                    kind="gate_infra",
+                ) from exc
+            tables.append(result.to_dict())
+        report = self._report(context, tables)
+        report["report_uri"] = self._publish(s3, report)
+        context["ti"].xcom_push(key="report_uri", value=report["report_uri"])
+        self._log_summary(report)
+        self._decide(context, report)
+        return report
+
+    def _target_and_query(self, check: TableCheck, ds: str, s3: Any, base_hook: Any) -> tuple[Any, str]:
+        from medallion import layout
+        from medallion.bronze.landing import read_manifest
+        from medallion.duck import S3Settings
+        from medallion.quality.engine import duckdb_target, lakehouse_target
+
+        if self.layer == "bronze":
+            key = layout.bronze_partition_key(self.spec, check.table, ds)
+            manifest = read_manifest(s3, self.spec.lake.bucket, key)
+            if manifest is None:
+                raise StepError(
+                    f"no committed manifest at s3://{self.spec.lake.bucket}/{key}", step="validate",
+                    target=f"bronze {check.table}", hint="the bronze task did not commit this date; clear it first",
+                    kind="gate_infra",
+                )
+            files = ", ".join("'" + f.replace("'", "''") + "'" for f in manifest["files"])
+            s3_settings = S3Settings.from_connection(base_hook.get_connection(connections.LAKE_S3))
+            return duckdb_target(":memory:", s3_settings), f"SELECT * FROM read_parquet([{files}])"
+        target = lakehouse_target(base_hook.get_connection(connections.LAKEHOUSE_SQL))
+        return target, f"SELECT * FROM {check.table}"
+
+    def _report(self, context: Any, tables: list[dict[str, Any]]) -> dict[str, Any]:
+        critical = sum(t["critical_failures"] for t in tables)
+        infra = sum(t["infra_errors"] for t in tables)
+        warnings = sum(t["warnings"] for t in tables)
+        status = "error" if infra else "failed" if critical else "warning" if warnings else "passed"
+        return {
+            "pipeline": self.spec.id, "domain": self.spec.domain, "layer": self.layer,
+            "logical_date": context["ds"], "run_id": context["run_id"], "status": status,
+            "critical_failures": critical, "warnings": warnings, "infra_errors": infra, "tables": tables,
+        }
+
+    def _publish(self, s3: Any, report: dict[str, Any]) -> str:
+        from medallion import layout
+        from medallion.quality.report import render_html
+
+        bucket = self.spec.lake.bucket
+        key = layout.quality_report_key(self.spec, self.layer, report["logical_date"], "report", "json")
+        s3.load_string(json.dumps(report, default=str, indent=1), key=key, bucket_name=bucket, replace=True)
+        s3.load_string(render_html(report), key=key[:-4] + "html", bucket_name=bucket, replace=True)
+        return f"s3://{bucket}/{key}"
+
+    def _log_summary(self, report: dict[str, Any]) -> None:
+        for table in report["tables"]:
+            for o in table["outcomes"]:
+                status = "ERROR" if o["error"] else "ok" if o["success"] else o["severity"].upper()
+                self.log.info("  %-8s %s.%s %s", status, self.layer, table["table"], o["expectation"])
+        self.log.info("%s gate: %s (report %s)", self.layer, report["status"], report["report_uri"])
+
+    def _decide(self, context: Any, report: dict[str, Any]) -> None:
+        if report["infra_errors"]:
+            errors = [o["error"] for t in report["tables"] for o in t["outcomes"] if o["error"]]
+            raise StepError(
+                "; ".join(errors[:3]), step="validate", target=f"{self.layer} gate", kind="gate_infra",
+                hint="an expectation could not be evaluated (engine or table problem, not bad data); the task retries",
+            )
+        if report["critical_failures"]:
+            failing = [
+                f"{t['table']}: {o['expectation']}"
+                for t in report["tables"] for o in t["outcomes"]
+                if not o["success"] and o["severity"] == "critical"
+            ]
+            raise QualityGateFailed(
+                f"{self.layer} gate failed: {report['critical_failures']} critical expectation(s) failed: "
+                + "; ".join(failing),
+                report,
+            )
+        if report["warnings"]:
+            from medallion.alerts.notifier import notify_gate_warning
+
+            notify_gate_warning(self.spec, context, report)

@@ -1,0 +1,339 @@
+"""Turn spec files into validated ``PipelineSpec`` objects, or into positioned problems.
+
+Defaults merge org (``dag_configs/defaults.yaml``) → domain (``<domain>/defaults.yaml``) →
+pipeline; each merged value keeps the file and line it came from, so an error in a default
+points at the defaults file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+
+from medallion.errors import Problem, SpecError
+from medallion.spec.models import PipelineSpec
+from medallion.spec.yaml_source import PathKey, Position, SourceDoc, YamlProblem, load_yaml
+
+DEFAULTS_FILE = "defaults.yaml"
+OPTIONAL_SECTIONS = ("silver", "gold")
+SCHEMA_COMMENT = "# yaml-language-server: $schema="
+
+
+@dataclass
+class MergedDoc:
+    """The merged configuration of one pipeline and where each value came from."""
+
+    data: dict[str, Any]
+    positions: dict[PathKey, Position]
+    origins: dict[PathKey, str] = field(default_factory=dict)
+
+    def position(self, path: PathKey) -> Position:
+        for end in range(len(path), -1, -1):
+            pos = self.positions.get(tuple(path[:end]))
+            if pos is not None:
+                return pos
+        return next(iter(self.positions.values()))
+
+
+def spec_files(root: Path) -> list[Path]:
+    """Every pipeline spec under ``root`` (sorted, so DAG order is deterministic)."""
+    if root.is_file():
+        return [root]
+    return sorted(
+        p
+        for p in root.rglob("*.y*ml")
+        if p.suffix in {".yaml", ".yml"}
+        and p.name not in {DEFAULTS_FILE, "defaults.yml"}
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
+
+
+def config_root_of(path: Path) -> Path:
+    """The ``dag_configs`` folder a spec belongs to: the nearest ancestor with an org defaults file."""
+    for parent in path.resolve().parents:
+        if (parent / DEFAULTS_FILE).is_file():
+            parent_up = parent.parent
+            if (parent_up / DEFAULTS_FILE).is_file():
+                return parent_up
+            return parent
+    return path.resolve().parent
+
+
+def _merge(layers: Sequence[tuple[str, SourceDoc]]) -> MergedDoc:
+    data: dict[str, Any] = {}
+    positions: dict[PathKey, Position] = {}
+    origins: dict[PathKey, str] = {}
+
+    def put(target: dict[str, Any], value: dict[str, Any], path: PathKey, label: str, doc: SourceDoc) -> None:
+        for key, item in value.items():
+            child = (*path, key)
+            if isinstance(item, dict) and isinstance(target.get(key), dict):
+                put(target[key], item, child, label, doc)
+                continue
+            target[key] = item
+            for stale in [k for k in positions if k[: len(child)] == child]:
+                positions.pop(stale, None)
+                origins.pop(stale, None)
+            for k, pos in doc.positions.items():
+                if k[: len(child)] == child:
+                    positions[k] = pos
+                    origins[k] = label
+
+    for label, doc in layers:
+        positions.setdefault((), doc.position(()))
+        if isinstance(doc.data, dict):
+            put(data, doc.data, (), label, doc)
+    positions[()] = layers[-1][1].position(())
+    return MergedDoc(data, positions, origins)
+
+
+class SpecLoader:
+    """Loads specs under one config root; defaults files are read once per content."""
+
+    def __init__(self, root: Path):
+        self.root = root.resolve()
+        self._defaults: dict[Path, tuple[bytes, SourceDoc | None]] = {}
+        self._cache: dict[str, PipelineSpec] = {}
+
+    def _defaults_doc(self, path: Path, problems: list[Problem]) -> SourceDoc | None:
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        cached = self._defaults.get(path)
+        if cached and cached[0] == raw:
+            doc = cached[1]
+        else:
+            try:
+                doc = load_yaml(path, raw.decode("utf-8", errors="replace"))
+            except YamlProblem as exc:
+                problems.append(exc.problem)
+                return None
+            self._defaults[path] = (raw, doc)
+        if doc is not None and doc.data is not None and not isinstance(doc.data, dict):
+            problems.append(_not_a_mapping(doc))
+            return None
+        return doc
+
+    def merged(self, path: Path, text: str | None = None) -> tuple[MergedDoc | None, list[Problem]]:
+        """Merge org → domain → pipeline documents, with derived ``id`` and ``domain``."""
+        path = path.resolve()
+        problems: list[Problem] = []
+        try:
+            doc = load_yaml(path, text)
+        except YamlProblem as exc:
+            return None, [exc.problem]
+        if doc.data is None:
+            msg = "the file is empty"
+            hint = "start from `medallion new <domain>/<name>` or copy an existing spec"
+            return None, [Problem(str(path), 1, 1, "", msg, hint)]
+        if not isinstance(doc.data, dict):
+            return None, [_not_a_mapping(doc)]
+        rel = path.relative_to(self.root) if path.is_relative_to(self.root) else Path(path.name)
+        domain_dir = rel.parts[0] if len(rel.parts) > 1 else None
+        layers: list[tuple[str, SourceDoc]] = []
+        org = self._defaults_doc(self.root / DEFAULTS_FILE, problems)
+        if org is not None and org.data:
+            layers.append(("org defaults", org))
+        if domain_dir:
+            dom = self._defaults_doc(self.root / domain_dir / DEFAULTS_FILE, problems)
+            if dom is not None and dom.data:
+                layers.append(("domain defaults", dom))
+        derived: dict[str, Any] = {}
+        if domain_dir:
+            derived["domain"] = domain_dir
+        domain = doc.data.get("domain", derived.get("domain"))
+        if isinstance(domain, str):
+            derived["id"] = f"{domain}_{path.stem}".replace("-", "_")
+        derived_doc = SourceDoc(str(path), derived, {(k,): Position(str(path), 1, 1) for k in derived})
+        layers.insert(0, ("derived from the file path", derived_doc))
+        layers.append(("pipeline", doc))
+        # optional sections (silver, gold) in defaults only configure pipelines that have them
+        absent = [s for s in OPTIONAL_SECTIONS if s not in doc.data]
+        layers = [
+            (label, SourceDoc(layer.file, {k: v for k, v in layer.data.items() if k not in absent}, layer.positions))
+            if isinstance(layer.data, dict) and layer is not doc else (label, layer)
+            for label, layer in layers
+        ]
+        return _merge(layers), problems
+
+    def load(self, path: Path) -> PipelineSpec:
+        """Validate one spec; raise ``SpecError`` with every problem found."""
+        path = path.resolve()
+        raw = path.read_bytes() if path.is_file() else b""
+        key = hashlib.sha256(raw + self._defaults_fingerprint(path)).hexdigest()
+        if key in self._cache:
+            return self._cache[key]
+        merged, problems = self.merged(path, raw.decode("utf-8", errors="replace") if raw else None)
+        if merged is not None:
+            try:
+                spec = PipelineSpec.model_validate(merged.data)
+            except ValidationError as exc:
+                problems.extend(problems_from_validation(exc, merged, str(path)))
+            else:
+                if not problems:
+                    self._cache[key] = spec
+                    return spec
+        raise SpecError(problems)
+
+    def _defaults_fingerprint(self, path: Path) -> bytes:
+        parts = []
+        rel = path.relative_to(self.root).parts if path.is_relative_to(self.root) else ()
+        candidates = [self.root / DEFAULTS_FILE] + ([self.root / rel[0] / DEFAULTS_FILE] if len(rel) > 1 else [])
+        for c in candidates:
+            try:
+                parts.append(c.read_bytes())
+            except FileNotFoundError:
+                parts.append(b"-")
+        return b"\0".join(parts)
+
+
+def _not_a_mapping(doc: SourceDoc) -> Problem:
+    kind = type(doc.data).__name__
+    pos = doc.position(())
+    return Problem(doc.file, pos.line, pos.column, "", f"the document is a {kind}, not a mapping of keys",
+                   "a spec is a YAML mapping: `id: …`, `description: …`, `bronze: …`")
+
+
+# --- pydantic errors → positioned problems ---------------------------------------------------
+
+def problems_from_validation(exc: ValidationError, doc: MergedDoc, file: str) -> list[Problem]:
+    """One ``Problem`` per pydantic error, positioned in the file that set the value."""
+    out: list[Problem] = []
+    seen: set[tuple[PathKey, str]] = set()
+    for err in exc.errors(include_url=False):
+        path = _data_path(err["loc"], doc.data)
+        if (path, err["type"]) in seen:
+            continue
+        seen.add((path, err["type"]))
+        pos = doc.position(path)
+        message, hint = _explain(err, path, doc)
+        field_name = _dotted(path)
+        if err["type"] == "missing":
+            pos = doc.position(path[:-1])
+        out.append(Problem(pos.file or file, pos.line, pos.column, field_name, message, hint))
+    return out
+
+
+def _data_path(loc: Iterable[Any], data: Any) -> PathKey:
+    """Drop pydantic's union tags (``…, 'sql', …``) so the path follows the YAML document."""
+    path: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and isinstance(part, str) and part not in node and node.get("kind") == part:
+            continue
+        if isinstance(part, str) and part.startswith(("function-", "tagged-union")):
+            continue
+        path.append(part)
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            node = None
+    return tuple(path)
+
+
+def _dotted(path: PathKey) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _explain(err: dict[str, Any], path: PathKey, doc: MergedDoc) -> tuple[str, str]:
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    if kind == "extra_forbidden":
+        key = str(path[-1]) if path else "?"
+        allowed = allowed_keys(PipelineSpec, path[:-1], doc.data)
+        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}?" if close else f"allowed keys here: {', '.join(sorted(allowed))}"
+        return f"unknown key {key!r}", hint
+    if kind == "missing":
+        return f"required field {path[-1]!r} is missing", f"add `{path[-1]}:` to this mapping"
+    if kind in {"literal_error", "enum"}:
+        expected = [s.strip().strip("'") for s in str(ctx.get("expected", "")).replace(" or ", ",").split(",")]
+        got = str(err.get("input"))
+        close = difflib.get_close_matches(got, [e for e in expected if e], n=1, cutoff=0.5)
+        hint = (f"did you mean {close[0]!r}? " if close else "") + f"use one of: {ctx.get('expected')}"
+        return f"{got!r} is not allowed", hint
+    if kind == "union_tag_invalid":
+        return f"unknown kind {ctx.get('tag')!r}", f"use one of: {ctx.get('expected_tags')}"
+    if kind.startswith("date") or kind.startswith("datetime"):
+        return f"{err.get('input')!r} is not a date", "write an absolute date such as 2026-01-31"
+    if kind == "string_pattern_mismatch":
+        return err["msg"], _pattern_hint(str(ctx.get("pattern", "")))
+    if kind == "value_error":
+        return str(ctx.get("error", err["msg"])), "fix the value as the message says"
+    return err["msg"], _type_hint(kind)
+
+
+def _pattern_hint(pattern: str) -> str:
+    if "a-z0-9_" in pattern:
+        return "use lower-case letters, digits and underscores, starting with a letter"
+    if "bronze|silver|gold" in pattern:
+        return "write <layer>.<table>, e.g. silver.orders"
+    if "@" in pattern:
+        return "write an e-mail address such as team@example.com"
+    return f"the value must match {pattern}"
+
+
+def _type_hint(kind: str) -> str:
+    hints = {
+        "list_type": "write a YAML list (lines starting with '- ')",
+        "dict_type": "write a YAML mapping (key: value lines, indented)",
+        "model_type": "write a YAML mapping (key: value lines, indented)",
+        "string_type": "quote the value to make it a string",
+        "int_parsing": "write a whole number",
+        "int_type": "write a whole number",
+        "float_parsing": "write a number",
+        "bool_parsing": "write true or false",
+        "too_short": "add at least one entry",
+    }
+    return hints.get(kind, "see the spec reference in README.md or `medallion schema`")
+
+
+def allowed_keys(model: type[BaseModel], path: PathKey, data: Any) -> list[str]:
+    """Field names accepted at ``path`` (walks models, lists, optionals and tagged unions)."""
+    current: Any = model
+    node = data
+    for part in path:
+        current = _unwrap(current, node)
+        if isinstance(part, int):
+            args = get_args(current)
+            current = args[0] if args else Any
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)) or part not in current.model_fields:
+            return []
+        current = current.model_fields[part].annotation
+        node = node.get(part) if isinstance(node, dict) else None
+    current = _unwrap(current, node)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _unwrap(tp: Any, node: Any) -> Any:
+    """Strip Optional/Annotated; pick the union member a tagged union would choose."""
+    while True:
+        origin = get_origin(tp)
+        if origin is None:
+            return tp
+        args = [a for a in get_args(tp) if a is not type(None)]
+        if origin is list:
+            return tp
+        models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+        if len(models) > 1 and isinstance(node, dict):
+            for m in models:
+                kind = m.model_fields.get("kind")
+                if kind is not None and node.get("kind") in get_args(kind.annotation):
+                    return m
+        tp = models[0] if models else args[0]

@@ -1,0 +1,242 @@
+"""The pipeline spec (v1): what a data engineer writes in one YAML file.
+
+Every model forbids unknown keys so that a typo is an error with a "did you mean", not a
+silently ignored setting. ``medallion schema`` exports these models as JSON Schema.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+TableName = Annotated[str, Field(pattern=r"^(bronze|silver|gold)\.[a-z][a-z0-9_]*$")]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Severity(StrEnum):
+    critical = "critical"
+    warning = "warning"
+
+
+class Owner(StrictModel):
+    """A person or team accountable for the data product; alerts mention them."""
+
+    name: str
+    email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+    slack: str | None = Field(None, description="Slack member id (U…) or @handle to mention in alerts")
+
+
+class AlertRouting(StrictModel):
+    """Where failures of this pipeline are sent."""
+
+    slack_channel: str | None = Field(None, description="Channel for alerts, e.g. #sales-data-alerts")
+    emails: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]] = []
+    runbook: str | None = Field(None, description="URL of the pipeline's runbook")
+    hints: dict[str, str] = Field({}, description="Override catalog hints by failure class, e.g. empty_extract")
+
+
+ExpectationType = Literal[
+    "expect_column_to_exist",
+    "expect_column_values_to_not_be_null",
+    "expect_column_values_to_be_unique",
+    "expect_compound_columns_to_be_unique",
+    "expect_column_values_to_be_in_set",
+    "expect_column_values_to_be_between",
+    "expect_column_values_to_match_regex",
+    "expect_table_row_count_to_be_between",
+    "expect_column_min_to_be_between",
+    "expect_column_max_to_be_between",
+    "expect_column_sum_to_be_between",
+    "expect_column_mean_to_be_between",
+]
+
+
+class Expectation(StrictModel):
+    """One Great Expectations expectation plus what GE itself does not carry: severity and hint."""
+
+    type: ExpectationType
+    column: str | None = None
+    column_list: list[str] | None = None
+    value_set: list[Any] | None = None
+    min_value: float | int | str | None = None
+    max_value: float | int | str | None = None
+    regex: str | None = None
+    mostly: Annotated[float, Field(gt=0, le=1)] | None = None
+    severity: Severity = Severity.critical
+    hint: str | None = Field(None, description="What on-call should do when this fails")
+    runbook: str | None = None
+
+    @model_validator(mode="after")
+    def _needs_column(self) -> Expectation:
+        table_level = {"expect_table_row_count_to_be_between", "expect_compound_columns_to_be_unique"}
+        if self.type not in table_level and not self.column:
+            raise ValueError(f"{self.type} needs 'column'")
+        if self.type == "expect_compound_columns_to_be_unique" and not self.column_list:
+            raise ValueError("expect_compound_columns_to_be_unique needs 'column_list'")
+        return self
+
+    def ge_kwargs(self) -> dict[str, Any]:
+        """Arguments for the GE expectation class (our field names are GE's)."""
+        names = ("column", "column_list", "value_set", "min_value", "max_value", "regex", "mostly")
+        return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+
+
+class TableCheck(StrictModel):
+    """A suite: the expectations one dataset (bronze) or table (silver/gold) must meet."""
+
+    table: str = Field(description="bronze: a source name; silver/gold: schema.table, e.g. silver.orders")
+    expectations: Annotated[list[Expectation], Field(min_length=1)]
+
+
+class Quality(StrictModel):
+    """Quality gate suites per layer; a layer's gate runs after the layer is built."""
+
+    bronze: list[TableCheck] = []
+    silver: list[TableCheck] = []
+    gold: list[TableCheck] = []
+
+
+class SqlSource(StrictModel):
+    """Rows from a query on an Airflow SQL connection (credentials live in the connection)."""
+
+    kind: Literal["sql"]
+    name: Identifier
+    conn_id: str
+    query: str = Field(description="SELECT statement; Jinja templates such as {{ ds }} are rendered")
+    on_empty: Literal["fail", "warn", "allow"] = "fail"
+    batch_rows: Annotated[int, Field(ge=1000, le=1_000_000)] = 100_000
+
+
+Source = Annotated[SqlSource, Field(discriminator="kind")]
+
+
+class Bronze(StrictModel):
+    sources: Annotated[list[Source], Field(min_length=1)]
+    compression: Literal["zstd", "snappy"] = "zstd"
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_names(cls, sources: list[SqlSource]) -> list[SqlSource]:
+        _ensure_unique([s.name for s in sources], "source name")
+        return sources
+
+
+class Autoscale(StrictModel):
+    min_workers: Annotated[int, Field(ge=0)]
+    max_workers: Annotated[int, Field(ge=1)]
+
+
+class Compute(StrictModel):
+    """The one job cluster every notebook of a run shares (or an existing cluster)."""
+
+    spark_version: str = "15.4.x-scala2.12"
+    node_type_id: str = "i3.xlarge"
+    num_workers: Annotated[int, Field(ge=0)] | None = 1
+    autoscale: Autoscale | None = None
+    policy_id: str | None = None
+    existing_cluster_id: str | None = None
+    spark_conf: dict[str, str] = {}
+
+
+class Notebook(StrictModel):
+    """A Databricks notebook (source .py file in this repository) producing silver tables."""
+
+    name: Identifier
+    path: str = Field(description="Repository path of the notebook source file, e.g. include/notebooks/x.py")
+    parameters: dict[str, str] = Field({}, description="Widgets passed to the notebook")
+    outputs: Annotated[list[TableName], Field(min_length=1)]
+    depends_on: list[Identifier] = []
+
+
+class Silver(StrictModel):
+    notebooks: Annotated[list[Notebook], Field(min_length=1)]
+    compute: Compute = Compute()
+    source: Literal["WORKSPACE", "GIT"] = "WORKSPACE"
+    workspace_root: str = Field("/Workspace/medallion", description="Where the repository is deployed")
+    polling_seconds: Annotated[int, Field(ge=1, le=300)] = 5
+    timeout_minutes: Annotated[int, Field(ge=1)] = 120
+
+    @model_validator(mode="after")
+    def _dependencies_exist(self) -> Silver:
+        names = [n.name for n in self.notebooks]
+        _ensure_unique(names, "notebook name")
+        for nb in self.notebooks:
+            for dep in nb.depends_on:
+                if dep not in names:
+                    raise ValueError(f"notebook {nb.name!r} depends on unknown notebook {dep!r}")
+        return self
+
+
+class Gold(StrictModel):
+    """dbt models built by astronomer-cosmos; ``select`` uses dbt's selector syntax."""
+
+    select: Annotated[list[str], Field(min_length=1)]
+    exclude: list[str] = []
+    project_dir: str = "dbt_project"
+
+
+class Lake(StrictModel):
+    bucket: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
+    prefix: str = ""
+
+
+class TaskDefaults(StrictModel):
+    """Airflow retry policy for infrastructure failures (bad data is never retried)."""
+
+    retries: Annotated[int, Field(ge=0, le=10)] = 2
+    retry_delay_minutes: Annotated[float, Field(ge=0)] = 5
+    execution_timeout_minutes: Annotated[int, Field(ge=1)] | None = 120
+    lakehouse_pool: str | None = Field(
+        None, description="Airflow pool for tasks that write or read the lakehouse (1 slot locally: DuckDB)"
+    )
+
+
+class PipelineSpec(StrictModel):
+    """One pipeline: bronze sources → silver notebooks → gold dbt models, gated by GE suites."""
+
+    id: Identifier
+    domain: Identifier
+    description: str
+    owners: Annotated[list[Owner], Field(min_length=1)]
+    schedule: str | None = Field("@daily", description="Cron expression, preset like @daily, or null")
+    start_date: dt.date
+    catchup: bool = False
+    tags: list[str] = []
+    alerts: AlertRouting = AlertRouting()
+    lake: Lake
+    defaults: TaskDefaults = TaskDefaults()
+    bronze: Bronze
+    silver: Silver | None = None
+    gold: Gold | None = None
+    quality: Quality = Quality()
+
+    @model_validator(mode="after")
+    def _gates_name_real_tables(self) -> PipelineSpec:
+        sources = {s.name for s in self.bronze.sources}
+        outputs = {t for nb in (self.silver.notebooks if self.silver else []) for t in nb.outputs}
+        for check in self.quality.bronze:
+            if check.table not in sources:
+                raise ValueError(f"quality.bronze table {check.table!r} is not a bronze source {sorted(sources)}")
+        for check in self.quality.silver:
+            if check.table not in outputs:
+                raise ValueError(f"quality.silver table {check.table!r} is not a notebook output {sorted(outputs)}")
+        if self.quality.gold and not self.gold:
+            raise ValueError("quality.gold needs a gold section")
+        return self
+
+    @property
+    def dag_id(self) -> str:
+        return self.id
+
+
+def _ensure_unique(names: list[str], what: str) -> None:
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"duplicate {what}: {', '.join(dupes)}")

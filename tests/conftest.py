@@ -1,0 +1,55 @@
+"""Test session setup: an isolated local runtime (own ports, own state dir) and Airflow home.
+
+Airflow reads its configuration at import time, so the environment is prepared here, before
+any test module imports Airflow. Connections come from an overlay of airflow_settings.yaml
+whose ports and paths are private to this session, so tests never touch a running demo.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PORT_SHIFT = 100  # tests use the configured ports + 100
+
+_state = Path(tempfile.mkdtemp(prefix="medallion-tests-"))
+
+
+def _overlay_settings() -> Path:
+    doc = yaml.safe_load((ROOT / "airflow_settings.yaml").read_text(encoding="utf-8"))
+    for conn in doc["airflow"]["connections"]:
+        if conn.get("conn_port"):
+            conn["conn_port"] = int(conn["conn_port"]) + PORT_SHIFT
+        extra = conn.get("conn_extra") or {}
+        for key in ("endpoint_url", "base_url"):
+            if key in extra:
+                host, _, rest = extra[key].rpartition(":")
+                port, slash, path = rest.partition("/")
+                extra[key] = f"{host}:{int(port) + PORT_SHIFT}{slash}{path}"
+        if conn["conn_type"] in {"duckdb", "sqlite"}:
+            conn["conn_host"] = str(_state / Path(conn["conn_host"]).name)
+    target = _state / "airflow_settings.yaml"
+    target.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return target
+
+
+os.environ["MEDALLION_LOCAL_DIR"] = str(_state)
+os.environ["MEDALLION_AIRFLOW_SETTINGS"] = str(_overlay_settings())
+os.environ.setdefault("AIRFLOW__COSMOS__ENABLE_TELEMETRY", "False")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+from medallion.local.runtime import prepare_environment  # noqa: E402
+
+prepare_environment(airflow_home=_state / "airflow")
+
+
+def pytest_sessionfinish(session, exitstatus):  # noqa: ARG001
+    from medallion.local import services
+
+    services.stop_background()
+    shutil.rmtree(_state, ignore_errors=True)
