@@ -48,7 +48,7 @@ from medallion.local.runtime import prepare_environment  # noqa: E402
 prepare_environment(airflow_home=_state / "airflow")
 
 
-def pytest_sessionfinish(session, exitstatus):  # noqa: ARG001
+def pytest_sessionfinish(session, exitstatus):
     from medallion.local import services
 
     services.stop_background()

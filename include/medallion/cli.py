@@ -47,8 +47,10 @@ def _local(args: argparse.Namespace) -> int:
 
     if args.action == "up":
         state = services.start_background()
-        print(f"local runtime up (pid {state['pid']}): S3 :{state['s3_port']}, Databricks :{state['databricks_port']}, "
-              f"Slack :{state['slack_port']}, SMTP :{state['smtp_port']}")
+        print(
+            f"local runtime up (pid {state['pid']}): S3 :{state['s3_port']}, Databricks :{state['databricks_port']}, "
+            f"Slack :{state['slack_port']}, SMTP :{state['smtp_port']}"
+        )
     else:
         print("local runtime stopped" if services.stop_background() else "local runtime was not running")
     return 0
@@ -81,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--date", required=True, help="logical date, e.g. 2026-11-20")
     p.set_defaults(func=_run)
     sub.add_parser("demo", help="run the example pipeline end to end, then a failing run with an alert").set_defaults(
-        func=_demo)
+        func=_demo
+    )
     args = parser.parse_args(argv)
     return int(args.func(args))
 

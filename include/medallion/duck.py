@@ -74,6 +74,24 @@ def _q(value: str) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def release_dbt_duckdb() -> None:
+    """Close dbt-duckdb's cached connection if dbt ran in this process (cosmos DBT_RUNNER).
+
+    DuckDB refuses a second connection to a file that this process already holds with a
+    different configuration, and another process cannot open it at all; dbt-duckdb keeps
+    its handle until told otherwise.
+    """
+    import sys
+
+    manager = sys.modules.get("dbt.adapters.duckdb.connections")
+    if manager is not None:
+        env = manager.DuckDBConnectionManager._ENV
+        if env is not None and getattr(env, "conn", None) is not None:
+            env.conn.close()
+            env.conn = None
+        manager.DuckDBConnectionManager.close_all_connections()
+
+
 def connect(
     database: str | Path = ":memory:",
     *,
@@ -84,6 +102,7 @@ def connect(
     """Open DuckDB offline; optionally able to read/write ``s3://`` and with the layer schemas."""
     if str(database) != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
+        release_dbt_duckdb()
     con = duckdb.connect(str(database), read_only=read_only, config=offline_config())
     if s3 is not None:
         con.execute("LOAD httpfs")

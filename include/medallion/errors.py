@@ -21,11 +21,8 @@ class Problem:
     def format(self, *, root: Path | None = None) -> str:
         """``file:line:col: error: field: message`` then the hint, like a compiler."""
         file = self.file
-        if root is not None:
-            try:
-                file = str(Path(self.file).resolve().relative_to(root.resolve()))
-            except ValueError:
-                pass
+        if root is not None and Path(self.file).resolve().is_relative_to(root.resolve()):
+            file = str(Path(self.file).resolve().relative_to(root.resolve()))
         where = f"{file}:{self.line}:{self.column}"
         text = f"{where}: {self.severity}: {self.field or '<document>'}: {self.message}"
         return text + (f"\n    hint: {self.hint}" if self.hint else "")

@@ -7,7 +7,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from medallion.cli import main as cli
 from medallion.errors import SpecError
 from medallion.spec.load import SpecLoader
@@ -47,7 +46,9 @@ def test_example_spec_is_valid_and_merges_defaults() -> None:
 
 def test_unknown_key_points_at_line_with_did_you_mean(configs: Path) -> None:
     spec = configs / "sales/orders.yaml"
-    text = spec.read_text().replace("      conn_id: shop_db\n      query: >-", "      conn_id: shop_db\n      querry: >-", 1)
+    text = spec.read_text().replace(
+        "      conn_id: shop_db\n      query: >-", "      conn_id: shop_db\n      querry: >-", 1
+    )
     spec.write_text(text)
     problems = problems_of(configs, spec)
     unknown = next(p for p in problems if "unknown key" in p.message)
@@ -59,7 +60,9 @@ def test_unknown_key_points_at_line_with_did_you_mean(configs: Path) -> None:
 
 
 def test_enum_typo_and_wrong_type(configs: Path) -> None:
-    spec = write(configs / "sales/bad.yaml", """
+    spec = write(
+        configs / "sales/bad.yaml",
+        """
         description: x
         start_date: 2026-11-01
         catchup: sometimes
@@ -70,7 +73,8 @@ def test_enum_typo_and_wrong_type(configs: Path) -> None:
               conn_id: shop_db
               query: select 1
               on_empty: fial
-        """)
+        """,
+    )
     problems = {p.field: p for p in problems_of(configs, spec)}
     assert problems["bronze.sources[0].on_empty"].line == 10
     assert "did you mean 'fail'" in problems["bronze.sources[0].on_empty"].hint

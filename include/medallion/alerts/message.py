@@ -108,8 +108,17 @@ class Alert:
         if self.commands:
             blocks.append(section("\n".join(f"*{k}*\n```{v}```" for k, v in self.commands.items())))
         if self.owners:
-            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(
-                "Owners: " + ", ".join(self.owners), SECTION_LIMIT)}]})
+            blocks.append(
+                {
+                    "type": "context",
+                    "elements": [
+                        {
+                            "type": "mrkdwn",
+                            "text": truncate("Owners: " + ", ".join(self.owners), SECTION_LIMIT),
+                        }
+                    ],
+                }
+            )
         return blocks[:MAX_BLOCKS]
 
     def email_subject(self) -> str:

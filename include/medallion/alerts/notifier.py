@@ -118,10 +118,17 @@ def build_gate_warning_alert(spec: PipelineSpec, context: Any, report: dict[str,
         severity="warning",
         title=cls.title,
         summary=f"{report['warnings']} warning expectation(s) failed in the {report['layer']} gate; the run continues.",
-        pipeline=spec.id, domain=spec.domain, layer=report["layer"], task=ti.task_id,
-        logical_date=str(context.get("ds")), attempt=f"try {getattr(ti, 'try_number', 1)}",
-        failure_class=cls.name, details=details[:MAX_DETAIL_LINES], hint=cls.hint,
-        runbook=spec.alerts.runbook, owners=_owners(spec),
+        pipeline=spec.id,
+        domain=spec.domain,
+        layer=report["layer"],
+        task=ti.task_id,
+        logical_date=str(context.get("ds")),
+        attempt=f"try {getattr(ti, 'try_number', 1)}",
+        failure_class=cls.name,
+        details=details[:MAX_DETAIL_LINES],
+        hint=cls.hint,
+        runbook=spec.alerts.runbook,
+        owners=_owners(spec),
         links=_links(context, report.get("report_uri")),
         commands=_commands(spec.id, ti.task_id, str(context.get("ds"))),
     )
@@ -134,7 +141,10 @@ def send_slack(alert: Alert, channel: str, conn_id: str = connections.SLACK) -> 
 
     hook = SlackHook(
         slack_conn_id=conn_id,
-        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=3), ServerErrorRetryHandler(max_retry_count=2)],
+        retry_handlers=[
+            RateLimitErrorRetryHandler(max_retry_count=3),
+            ServerErrorRetryHandler(max_retry_count=2),
+        ],
     )
     hook.client.chat_postMessage(channel=channel, text=alert.text(), blocks=alert.slack_blocks())
 

@@ -51,10 +51,15 @@ class LandSqlSourceOperator(BaseOperator):
             conn = self._connect(target)
             try:
                 result = _step(
-                    "extract", target, "check the query in the spec and run it by hand on the source",
+                    "extract",
+                    target,
+                    "check the query in the spec and run it by hand on the source",
                     lambda: stream_query_to_parquet(
-                        conn, self.query, Path(tmp) / "part.parquet",
-                        batch_rows=self.batch_rows, compression=self.compression,
+                        conn,
+                        self.query,
+                        Path(tmp) / "part.parquet",
+                        batch_rows=self.batch_rows,
+                        compression=self.compression,
                     ),
                 )
             finally:
@@ -63,16 +68,29 @@ class LandSqlSourceOperator(BaseOperator):
             self._check_empty(result.rows, target)
             ti = context["ti"]
             manifest = Manifest(
-                source={"name": self.source_name, "kind": "sql", "conn_id": self.conn_id, "query": self.query},
-                dag_id=ti.dag_id, run_id=context["run_id"], task_id=ti.task_id,
-                try_number=int(getattr(ti, "try_number", 1) or 1), logical_date=context["ds"],
+                source={
+                    "name": self.source_name,
+                    "kind": "sql",
+                    "conn_id": self.conn_id,
+                    "query": self.query,
+                },
+                dag_id=ti.dag_id,
+                run_id=context["run_id"],
+                task_id=ti.task_id,
+                try_number=int(getattr(ti, "try_number", 1) or 1),
+                logical_date=context["ds"],
                 extracted_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                row_count=result.rows, bytes=0, checksum="", schema=schema_fields(result.schema), files=[],
+                row_count=result.rows,
+                bytes=0,
+                checksum="",
+                schema=schema_fields(result.schema),
+                files=[],
             )
             s3 = S3Hook(aws_conn_id=self.aws_conn_id)
             dest = f"s3://{self.bucket}/{self.partition_key}"
             manifest = _step(
-                "upload", f"{target} → {dest}",
+                "upload",
+                f"{target} → {dest}",
                 "check the lake bucket exists and the aws_lake connection may write to it, then clear the task",
                 lambda: commit_partition(s3, self.bucket, self.partition_key, [(result.path, result.rows)], manifest),
             )
@@ -94,7 +112,8 @@ class LandSqlSourceOperator(BaseOperator):
             return BaseHook.get_connection(self.conn_id).get_hook().get_conn()
 
         return _step(
-            "connect", target,
+            "connect",
+            target,
             f"check that the source is reachable and the credentials of connection {self.conn_id!r} are valid",
             open_conn,
         )
@@ -104,8 +123,13 @@ class LandSqlSourceOperator(BaseOperator):
             return
         message = f"the extract of {target} returned no rows"
         if self.on_empty == "fail":
-            raise StepError(message, step="extract", target=self.source_name, kind="empty_extract",
-                            hint="check the source was loaded for this date; set on_empty: warn/allow if it can be empty")
+            raise StepError(
+                message,
+                step="extract",
+                target=self.source_name,
+                kind="empty_extract",
+                hint="check the source was loaded for this date; set on_empty: warn/allow if it can be empty",
+            )
         self.log.warning("%s (on_empty: warn)", message)
 
 

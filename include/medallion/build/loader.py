@@ -52,8 +52,18 @@ def load_dags(config_dir: Path) -> dict[str, DAG]:
             spec = loader.load(path)
             if spec.dag_id in owners:
                 other = owners[spec.dag_id]
-                raise SpecError([Problem(str(path), 1, 1, "id", f"pipeline id {spec.dag_id!r} is already used by {other}",
-                                         "give one of the two pipelines another id (or file name)")])
+                raise SpecError(
+                    [
+                        Problem(
+                            str(path),
+                            1,
+                            1,
+                            "id",
+                            f"pipeline id {spec.dag_id!r} is already used by {other}",
+                            "give one of the two pipelines another id (or file name)",
+                        )
+                    ]
+                )
             owners[spec.dag_id] = path
             if wanted and wanted != spec.dag_id:
                 continue
@@ -65,8 +75,14 @@ def load_dags(config_dir: Path) -> dict[str, DAG]:
             log.warning("invalid spec %s:\n%s", path, exc)
         except Exception as exc:  # a factory bug must not take other pipelines down either
             dag_id = placeholder_dag_id(path, root)
-            problem = Problem(str(path), 1, 1, "", f"the factory failed to build this DAG: {type(exc).__name__}: {exc}",
-                              "this is a medallion bug or an unsupported combination; report it with the spec")
+            problem = Problem(
+                str(path),
+                1,
+                1,
+                "",
+                f"the factory failed to build this DAG: {type(exc).__name__}: {exc}",
+                "this is a medallion bug or an unsupported combination; report it with the spec",
+            )
             log.error("could not build %s:\n%s", path, traceback.format_exc())
             if not wanted or wanted == dag_id:
                 dags[dag_id] = build_placeholder(path, root, [problem])

@@ -30,7 +30,11 @@ class SpecErrorOperator(BaseOperator):
 
 
 def placeholder_dag_id(spec_file: Path, root: Path) -> str:
-    rel = spec_file.resolve().relative_to(root.resolve()) if spec_file.resolve().is_relative_to(root.resolve()) else Path(spec_file.name)
+    rel = (
+        spec_file.resolve().relative_to(root.resolve())
+        if spec_file.resolve().is_relative_to(root.resolve())
+        else Path(spec_file.name)
+    )
     slug = re.sub(r"[^a-zA-Z0-9_]+", "_", str(rel.with_suffix(""))).strip("_").lower()
     return f"invalid__{slug}"
 

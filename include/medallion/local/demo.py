@@ -64,13 +64,22 @@ def print_summary(result: Any, lakehouse: str) -> None:
             say(f"  bronze  {value['source']:<10} {value['rows']:>8,} rows landed → {value['partition']}")
     tables = ["silver.orders", "silver.customers", "gold.daily_revenue", "gold.customer_lifetime_value"]
     for table, rows in table_rows(lakehouse, tables).items():
-        say(f"  {table.split('.')[0]:<7} {table:<30} {rows:>8,} rows" if isinstance(rows, int)
-            else f"  {table.split('.')[0]:<7} {table:<30} {rows}")
+        say(
+            f"  {table.split('.')[0]:<7} {table:<30} {rows:>8,} rows"
+            if isinstance(rows, int)
+            else f"  {table.split('.')[0]:<7} {table:<30} {rows}"
+        )
     for layer in ("bronze", "silver", "gold"):
         state = result.tasks.get(f"{layer}_gate", "not run")
         report = result.xcoms.get(f"{layer}_gate") or {}
-        extra = (f" ({report.get('status')}: {report.get('critical_failures', 0)} critical, "
-                 f"{report.get('warnings', 0)} warning)") if report else ""
+        extra = (
+            (
+                f" ({report.get('status')}: {report.get('critical_failures', 0)} critical, "
+                f"{report.get('warnings', 0)} warning)"
+            )
+            if report
+            else ""
+        )
         say(f"  gate    {layer:<7} {state}{extra}")
 
 
@@ -107,8 +116,10 @@ def demo() -> int:
 
         shop = Path(state["shop_db"])
         stats = generate_shop(shop, last_day=dt.date.fromisoformat(DEMO_DATE))
-        say(f"▶ shop database: {stats.orders:,} orders ({stats.order_rows:,} rows with late updates and "
-            f"duplicates), {stats.customers:,} customers → {shop.relative_to(paths.project_root())}")
+        say(
+            f"▶ shop database: {stats.orders:,} orders ({stats.order_rows:,} rows with late updates and "
+            f"duplicates), {stats.customers:,} customers → {shop.relative_to(paths.project_root())}"
+        )
         slack_dir, mail_dir = Path(state["state_dir"]) / "slack", Path(state["state_dir"]) / "mail"
         clear_messages(slack_dir)
         clear_mail(mail_dir)
@@ -137,8 +148,10 @@ def demo() -> int:
         else:
             ok = False
             say("✗ no alert reached the local Slack endpoint")
-    say(f"\n{'✔ demo finished as expected' if ok else '✗ demo did not behave as expected'} "
-        f"in {time.monotonic() - started:.0f}s")
+    say(
+        f"\n{'✔ demo finished as expected' if ok else '✗ demo did not behave as expected'} "
+        f"in {time.monotonic() - started:.0f}s"
+    )
     return 0 if ok else 1
 
 

@@ -52,6 +52,9 @@ def _migrate(home: Path) -> None:
     stamp.write_text("ok", encoding="utf-8")
 
 
+LOCAL_RETRY_DELAY_SECONDS = 2
+
+
 @dataclass
 class RunResult:
     dag_id: str
@@ -74,6 +77,9 @@ def run_pipeline(dag_id: str, ds: str, config_dir: Path | None = None) -> RunRes
     if dag_id not in dags:
         raise KeyError(f"no pipeline {dag_id!r} under {config_dir}; known: {', '.join(sorted(dags))}")
     dag = dags[dag_id]
+    for task in dag.tasks:  # same retries, but a local retry waits seconds, not minutes
+        task.retry_delay = dt.timedelta(seconds=LOCAL_RETRY_DELAY_SECONDS)
+        task.retry_exponential_backoff = False
     logical = dt.datetime.combine(dt.date.fromisoformat(ds), dt.time(), tzinfo=dt.UTC)
     dag_run = dag.test(logical_date=logical)
     return _result(dag_id, ds, dag_run)
@@ -86,8 +92,15 @@ def _result(dag_id: str, ds: str, dag_run: Any) -> RunResult:
     with create_session() as session:
         tis = dag_run.get_task_instances(session=session)
         tasks = {ti.task_id: str(ti.state.value if hasattr(ti.state, "value") else ti.state) for ti in tis}
-        rows = session.query(XComModel).filter(XComModel.dag_id == dag_id, XComModel.run_id == dag_run.run_id,
-                                               XComModel.key == "return_value").all()
+        rows = (
+            session.query(XComModel)
+            .filter(
+                XComModel.dag_id == dag_id,
+                XComModel.run_id == dag_run.run_id,
+                XComModel.key == "return_value",
+            )
+            .all()
+        )
         xcoms = {row.task_id: XComModel.deserialize_value(row) for row in rows}
     state = dag_run.state.value if hasattr(dag_run.state, "value") else str(dag_run.state)
     return RunResult(dag_id, ds, state, tasks, xcoms)

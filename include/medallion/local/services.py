@@ -77,12 +77,19 @@ def _s3_settings(ep: LocalEndpoints, settings: AirflowSettings) -> Any:
     from medallion.duck import S3Settings
 
     conn = settings.connection(connections.LAKE_S3)
-    return S3Settings(conn.get("login"), conn.get("password"), conn["extra"].get("region_name", "us-east-1"),
-                      f"http://127.0.0.1:{ep.s3_port}")
+    return S3Settings(
+        conn.get("login"),
+        conn.get("password"),
+        conn["extra"].get("region_name", "us-east-1"),
+        f"http://127.0.0.1:{ep.s3_port}",
+    )
 
 
-def serve(settings: AirflowSettings | None = None, ready: threading.Event | None = None,
-          stop: threading.Event | None = None) -> None:
+def serve(
+    settings: AirflowSettings | None = None,
+    ready: threading.Event | None = None,
+    stop: threading.Event | None = None,
+) -> None:
     """Run every local service until ``stop`` is set (or SIGTERM/SIGINT)."""
     import boto3
     from moto.server import ThreadedMotoServer
@@ -100,13 +107,22 @@ def serve(settings: AirflowSettings | None = None, ready: threading.Event | None
         moto.start()
         started.append(moto)
         conn = settings.connection(connections.LAKE_S3)
-        s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{ep.s3_port}", region_name="us-east-1",
-                          aws_access_key_id=conn.get("login"), aws_secret_access_key=conn.get("password"))
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=f"http://127.0.0.1:{ep.s3_port}",
+            region_name="us-east-1",
+            aws_access_key_id=conn.get("login"),
+            aws_secret_access_key=conn.get("password"),
+        )
         s3.create_bucket(Bucket=ep.bucket)
-        started.append(DatabricksEmulator(
-            port=ep.databricks_port, project_dir=paths.project_root(),
-            lakehouse_path=Path(ep.lakehouse), s3=_s3_settings(ep, settings),
-        ).start())
+        started.append(
+            DatabricksEmulator(
+                port=ep.databricks_port,
+                project_dir=paths.project_root(),
+                lakehouse_path=Path(ep.lakehouse),
+                s3=_s3_settings(ep, settings),
+            ).start()
+        )
         started.append(SlackServer(port=ep.slack_port, store_dir=ep.slack_dir).start())
         started.append(SmtpServer(port=ep.smtp_port, store_dir=ep.mail_dir).start())
         if ready is not None:
@@ -143,7 +159,10 @@ def start_background(timeout: float = 60) -> dict[str, Any]:
     with log_file.open("ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "medallion.local.services", "up"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=os.environ.copy(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=os.environ.copy(),
         )
     deadline = time.monotonic() + timeout
     while not all(_port_open(p) for p in ports):

@@ -36,8 +36,13 @@ def _dirty_status(rng: random.Random, status: str) -> str:
 
 
 def generate_shop(
-    path: Path, *, orders: int = 100_000, customers: int = 5_000, products: int = 500,
-    last_day: dt.date = dt.date(2026, 11, 20), seed: int = 7,
+    path: Path,
+    *,
+    orders: int = 100_000,
+    customers: int = 5_000,
+    products: int = 500,
+    last_day: dt.date = dt.date(2026, 11, 20),
+    seed: int = 7,
 ) -> ShopStats:
     """(Re)create the shop database at ``path``."""
     rng = random.Random(seed)
@@ -57,8 +62,12 @@ def generate_shop(
         con.executemany(
             "INSERT INTO customers VALUES (?,?,?,?)",
             [
-                (i, f"  Customer{i}@Example.COM " if i % 17 == 0 else f"customer{i}@example.com",
-                 rng.choice(COUNTRIES), str(FIRST_DAY - dt.timedelta(days=rng.randint(0, 900))))
+                (
+                    i,
+                    f"  Customer{i}@Example.COM " if i % 17 == 0 else f"customer{i}@example.com",
+                    rng.choice(COUNTRIES),
+                    str(FIRST_DAY - dt.timedelta(days=rng.randint(0, 900))),
+                )
                 for i in range(1, customers + 1)
             ],
         )
@@ -74,8 +83,16 @@ def generate_shop(
             customer = None if rng.random() < 0.004 else rng.randint(1, customers)
             created = dt.datetime.combine(day, dt.time(rng.randrange(24), rng.randrange(60)))
             status = rng.choice(STATUSES[:2])
-            row = [order_id, customer, product, rng.randint(1, 5), prices[product], _dirty_status(rng, status),
-                   str(day), created.isoformat(sep=" ")]
+            row = [
+                order_id,
+                customer,
+                product,
+                rng.randint(1, 5),
+                prices[product],
+                _dirty_status(rng, status),
+                str(day),
+                created.isoformat(sep=" "),
+            ]
             rows.append(tuple(row))
             if rng.random() < 0.08:  # late update: a newer version of the order
                 updated = created + dt.timedelta(days=rng.randint(0, 3), hours=rng.randint(1, 12))

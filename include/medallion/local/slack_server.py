@@ -120,9 +120,7 @@ def _block_errors(index: int, block: Any) -> list[str]:
         errors.append(f"must be less than {MAX_HEADER_TEXT + 1} characters [json-pointer:{pointer}/text]")
     if kind == "section":
         if len(text) > MAX_SECTION_TEXT:
-            errors.append(
-                f"must be less than {MAX_SECTION_TEXT + 1} characters [json-pointer:{pointer}/text]"
-            )
+            errors.append(f"must be less than {MAX_SECTION_TEXT + 1} characters [json-pointer:{pointer}/text]")
         fields = block.get("fields") or []
         if len(fields) > MAX_SECTION_FIELDS:
             errors.append(f"must be less than {MAX_SECTION_FIELDS + 1} items [json-pointer:{pointer}/fields]")
@@ -158,11 +156,7 @@ def validate_message(text: Any, blocks: list[Any] | None, attachments: Any = Non
         raise SlackError("msg_too_long")
     if blocks is None:
         return
-    errors = (
-        [f"must be less than {MAX_BLOCKS + 1} items [json-pointer:/blocks]"]
-        if len(blocks) > MAX_BLOCKS
-        else []
-    )
+    errors = [f"must be less than {MAX_BLOCKS + 1} items [json-pointer:/blocks]"] if len(blocks) > MAX_BLOCKS else []
     for index, block in enumerate(blocks):
         errors.extend(_block_errors(index, block))
     if errors:

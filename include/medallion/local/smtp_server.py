@@ -61,9 +61,7 @@ def clear_mail(store_dir: Path) -> None:
 # --------------------------------------------------------------------------- aiosmtpd plumbing
 
 
-def _accept_any_login(
-    server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
-) -> AuthResult:
+def _accept_any_login(server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any) -> AuthResult:
     """Airflow's SmtpHook logs in whenever a login is configured; any credentials will do here."""
     return AuthResult(success=True)
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
+from types import SimpleNamespace
 from typing import Any
 
 from medallion import duck
 
 
-class _DuckDBDialect(str, Enum):
+class _DuckDBDialect(StrEnum):
     """GE keeps one persisted connection only for dialects in a private tuple of enums."""
 
     DUCKDB = "duckdb"
@@ -32,7 +33,25 @@ def quiet_import_gx() -> Any:
     # DuckDB results vanish when GE closes its connection between metric queries: persist it.
     if _DuckDBDialect.DUCKDB not in see._PERSISTED_CONNECTION_DIALECTS:
         see._PERSISTED_CONNECTION_DIALECTS = (*see._PERSISTED_CONNECTION_DIALECTS, _DuckDBDialect.DUCKDB)
+        _give_duckdb_a_dialect_module(see.SqlAlchemyExecutionEngine)
     return gx
+
+
+def _give_duckdb_a_dialect_module(engine_cls: Any) -> None:
+    """GE finds no dialect module for DuckDB and then silently fails regex expectations.
+
+    duckdb-engine's dialect derives from PostgreSQL's, so GE's PostgreSQL expressions apply.
+    """
+    from sqlalchemy.dialects import postgresql
+
+    original_init = engine_cls.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        if self.dialect_name == _DuckDBDialect.DUCKDB and self.dialect_module is None:
+            self.dialect_module = SimpleNamespace(dialect=postgresql.dialect)
+
+    engine_cls.__init__ = init
 
 
 @dataclass(frozen=True)

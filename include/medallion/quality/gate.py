@@ -7,9 +7,12 @@ on; an expectation that could not be evaluated → infrastructure error (retried
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from medallion.duck import release_dbt_duckdb
 from medallion.quality.engine import SqlTarget, quiet_import_gx
 from medallion.spec.models import Expectation, TableCheck
 
@@ -83,12 +86,13 @@ def run_table_check(
 ) -> TableGateResult:
     """Validate ``query``'s rows against ``check`` and return outcomes in spec order."""
     gx = quiet_import_gx()
+    release_dbt_duckdb()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    datasource = target.add_datasource(context, re.sub(r"\W", "_", suite_name))
-    try:
+    with closing_dbapi_connections():
+        datasource = target.add_datasource(context, re.sub(r"\W", "_", suite_name))
         asset = datasource.add_query_asset(name="batch", query=query)
         batch = asset.add_batch_definition_whole_table("whole")
         suite = context.suites.add(gx.ExpectationSuite(name=suite_name))
@@ -99,8 +103,6 @@ def run_table_check(
             gx.ValidationDefinition(data=batch, suite=suite, name=f"{suite_name}.run")
         )
         result = definition.run(result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE})
-    finally:
-        _dispose(datasource)
     by_index = {int(r.expectation_config.meta["medallion_index"]): r for r in result.results}
     outcomes = [_outcome(exp, by_index.get(i)) for i, exp in enumerate(check.expectations)]
     return TableGateResult(layer, check.table, query, outcomes)
@@ -116,6 +118,10 @@ def _outcome(exp: Expectation, r: Any) -> Outcome:
         base.error = str(info.get("exception_message") or "expectation raised an exception")
         return base
     res = r.result or {}
+    if not r.success and res.get("observed_value") is None and res.get("unexpected_count") is None:
+        # GE reports some unsupported metrics as a plain failure with no evidence at all
+        base.error = "the expectation could not be evaluated on this engine (no observed value)"
+        return base
     base.success = bool(r.success)
     base.observed = res.get("observed_value")
     base.unexpected_count = res.get("unexpected_count")
@@ -124,13 +130,26 @@ def _outcome(exp: Expectation, r: Any) -> Outcome:
     return base
 
 
-def _dispose(datasource: Any) -> None:
-    """Close GE's persisted connection: DuckDB allows one writer process per file."""
+@contextmanager
+def closing_dbapi_connections() -> Iterator[None]:
+    """Close every DB-API connection SQLAlchemy opens inside the block.
+
+    GE keeps engines (and a persisted connection) alive in caches; a DuckDB file stays locked
+    by this process until its last connection closes, which would block the next writer.
+    """
+    from sqlalchemy import event
+    from sqlalchemy.pool import Pool
+
+    opened: list[Any] = []
+
+    def remember(_dbapi_connection: Any, record: Any) -> None:
+        opened.append(record)
+
+    event.listen(Pool, "connect", remember)
     try:
-        engine = datasource.get_execution_engine()
-        conn = getattr(engine, "_connection", None)
-        if conn is not None:
-            conn.close()
-        engine.engine.dispose()
-    except Exception:  # best effort; never mask the validation result
-        pass
+        yield
+    finally:
+        event.remove(Pool, "connect", remember)
+        for record in opened:
+            with suppress(Exception):
+                record.invalidate()  # closes the DB-API connection; the pool will not reuse it

@@ -41,7 +41,6 @@ class QualityGateOperator(BaseOperator):
         from airflow.sdk import BaseHook
 
         from medallion.quality.gate import run_table_check
-        from medallion.quality.report import render_html
 
         s3 = S3Hook(aws_conn_id=connections.LAKE_S3)
         ds = context["ds"]
@@ -51,11 +50,17 @@ class QualityGateOperator(BaseOperator):
             self.log.info("validating %s %s (%d expectations)", self.layer, check.table, len(check.expectations))
             try:
                 result = run_table_check(
-                    target, check, query, layer=self.layer, suite_name=f"{self.spec.id}.{self.layer}.{check.table}"
+                    target,
+                    check,
+                    query,
+                    layer=self.layer,
+                    suite_name=f"{self.spec.id}.{self.layer}.{check.table}",
                 )
             except Exception as exc:
                 raise StepError(
-                    f"{type(exc).__name__}: {exc}", step="validate", target=f"{self.layer} {check.table}",
+                    f"{type(exc).__name__}: {exc}",
+                    step="validate",
+                    target=f"{self.layer} {check.table}",
                     hint="the validation engine could not run; check the table exists and the lakehouse is up",
                     kind="gate_infra",
                 ) from exc
@@ -78,8 +83,10 @@ class QualityGateOperator(BaseOperator):
             manifest = read_manifest(s3, self.spec.lake.bucket, key)
             if manifest is None:
                 raise StepError(
-                    f"no committed manifest at s3://{self.spec.lake.bucket}/{key}", step="validate",
-                    target=f"bronze {check.table}", hint="the bronze task did not commit this date; clear it first",
+                    f"no committed manifest at s3://{self.spec.lake.bucket}/{key}",
+                    step="validate",
+                    target=f"bronze {check.table}",
+                    hint="the bronze task did not commit this date; clear it first",
                     kind="gate_infra",
                 )
             files = ", ".join("'" + f.replace("'", "''") + "'" for f in manifest["files"])
@@ -94,9 +101,16 @@ class QualityGateOperator(BaseOperator):
         warnings = sum(t["warnings"] for t in tables)
         status = "error" if infra else "failed" if critical else "warning" if warnings else "passed"
         return {
-            "pipeline": self.spec.id, "domain": self.spec.domain, "layer": self.layer,
-            "logical_date": context["ds"], "run_id": context["run_id"], "status": status,
-            "critical_failures": critical, "warnings": warnings, "infra_errors": infra, "tables": tables,
+            "pipeline": self.spec.id,
+            "domain": self.spec.domain,
+            "layer": self.layer,
+            "logical_date": context["ds"],
+            "run_id": context["run_id"],
+            "status": status,
+            "critical_failures": critical,
+            "warnings": warnings,
+            "infra_errors": infra,
+            "tables": tables,
         }
 
     def _publish(self, s3: Any, report: dict[str, Any]) -> str:
@@ -120,13 +134,17 @@ class QualityGateOperator(BaseOperator):
         if report["infra_errors"]:
             errors = [o["error"] for t in report["tables"] for o in t["outcomes"] if o["error"]]
             raise StepError(
-                "; ".join(errors[:3]), step="validate", target=f"{self.layer} gate", kind="gate_infra",
+                "; ".join(errors[:3]),
+                step="validate",
+                target=f"{self.layer} gate",
+                kind="gate_infra",
                 hint="an expectation could not be evaluated (engine or table problem, not bad data); the task retries",
             )
         if report["critical_failures"]:
             failing = [
                 f"{t['table']}: {o['expectation']}"
-                for t in report["tables"] for o in t["outcomes"]
+                for t in report["tables"]
+                for o in t["outcomes"]
                 if not o["success"] and o["severity"] == "critical"
             ]
             raise QualityGateFailed(

@@ -20,9 +20,13 @@ def render_html(report: dict[str, Any]) -> str:
             rows.append(
                 "<tr class='{cls}'><td>{table}</td><td>{exp}</td><td>{kwargs}</td><td>{status}</td>"
                 "<td>{detail}</td><td>{samples}</td><td>{hint}</td></tr>".format(
-                    cls=status.lower(), table=html.escape(table["table"]), exp=html.escape(o["expectation"]),
-                    kwargs=html.escape(json.dumps(o["kwargs"], default=str)), status=status,
-                    detail=html.escape(str(detail)), samples=html.escape(json.dumps(o["samples"], default=str)),
+                    cls=status.lower(),
+                    table=html.escape(table["table"]),
+                    exp=html.escape(o["expectation"]),
+                    kwargs=html.escape(json.dumps(o["kwargs"], default=str)),
+                    status=status,
+                    detail=html.escape(str(detail)),
+                    samples=html.escape(json.dumps(o["samples"], default=str)),
                     hint=html.escape(o["hint"] or ""),
                 )
             )
@@ -30,6 +34,7 @@ def render_html(report: dict[str, Any]) -> str:
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif}}td,th{{border:1px solid #ccc;padding:4px}}
 tr.critical,tr.error{{background:#fdd}}tr.warning{{background:#ffd}}tr.pass{{background:#dfd}}</style></head>
-<body><h1>{html.escape(title)}</h1><p>status: <b>{html.escape(report["status"])}</b> · run {html.escape(report["run_id"])}</p>
+<body><h1>{html.escape(title)}</h1>
+<p>status: <b>{html.escape(report["status"])}</b> · run {html.escape(report["run_id"])}</p>
 <table><tr><th>table</th><th>expectation</th><th>arguments</th><th>status</th><th>detail</th><th>samples</th>
 <th>hint</th></tr>{"".join(rows)}</table></body></html>"""

@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
-
 from medallion.errors import Problem, SpecError
 from medallion.spec.models import PipelineSpec
 from medallion.spec.yaml_source import PathKey, Position, SourceDoc, YamlProblem, load_yaml
+from pydantic import BaseModel, ValidationError
 
 DEFAULTS_FILE = "defaults.yaml"
 OPTIONAL_SECTIONS = ("silver", "gold")
@@ -157,8 +156,12 @@ class SpecLoader:
         # optional sections (silver, gold) in defaults only configure pipelines that have them
         absent = [s for s in OPTIONAL_SECTIONS if s not in doc.data]
         layers = [
-            (label, SourceDoc(layer.file, {k: v for k, v in layer.data.items() if k not in absent}, layer.positions))
-            if isinstance(layer.data, dict) and layer is not doc else (label, layer)
+            (
+                label,
+                SourceDoc(layer.file, {k: v for k, v in layer.data.items() if k not in absent}, layer.positions),
+            )
+            if isinstance(layer.data, dict) and layer is not doc
+            else (label, layer)
             for label, layer in layers
         ]
         return _merge(layers), problems
@@ -167,7 +170,7 @@ class SpecLoader:
         """Validate one spec; raise ``SpecError`` with every problem found."""
         path = path.resolve()
         raw = path.read_bytes() if path.is_file() else b""
-        key = hashlib.sha256(raw + self._defaults_fingerprint(path)).hexdigest()
+        key = hashlib.sha256(str(path).encode() + b"\0" + raw + self._defaults_fingerprint(path)).hexdigest()
         if key in self._cache:
             return self._cache[key]
         merged, problems = self.merged(path, raw.decode("utf-8", errors="replace") if raw else None)
@@ -197,11 +200,18 @@ class SpecLoader:
 def _not_a_mapping(doc: SourceDoc) -> Problem:
     kind = type(doc.data).__name__
     pos = doc.position(())
-    return Problem(doc.file, pos.line, pos.column, "", f"the document is a {kind}, not a mapping of keys",
-                   "a spec is a YAML mapping: `id: …`, `description: …`, `bronze: …`")
+    return Problem(
+        doc.file,
+        pos.line,
+        pos.column,
+        "",
+        f"the document is a {kind}, not a mapping of keys",
+        "a spec is a YAML mapping: `id: …`, `description: …`, `bronze: …`",
+    )
 
 
 # --- pydantic errors → positioned problems ---------------------------------------------------
+
 
 def problems_from_validation(exc: ValidationError, doc: MergedDoc, file: str) -> list[Problem]:
     """One ``Problem`` per pydantic error, positioned in the file that set the value."""

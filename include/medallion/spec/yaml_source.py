@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from medallion.errors import Problem
 
 PathKey = tuple[str | int, ...]

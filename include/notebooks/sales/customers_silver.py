@@ -20,12 +20,16 @@ target = dbutils.widgets.get("target_tables").split(",")[0]
 manifest = spark.read.json(f"{bronze_root}/customers/ds={ds}/_manifest.json").collect()[0]
 raw = spark.read.parquet(*manifest["files"])
 
-customers = raw.select(
-    F.col("customer_id").cast("bigint").alias("customer_id"),
-    F.lower(F.trim(F.col("email"))).alias("email"),
-    F.upper(F.trim(F.col("country"))).alias("country"),
-    F.to_date(F.col("signup_date")).alias("signup_date"),
-).where(F.col("customer_id").isNotNull()).dropDuplicates(["customer_id"])
+customers = (
+    raw.select(
+        F.col("customer_id").cast("bigint").alias("customer_id"),
+        F.lower(F.trim(F.col("email"))).alias("email"),
+        F.upper(F.trim(F.col("country"))).alias("country"),
+        F.to_date(F.col("signup_date")).alias("signup_date"),
+    )
+    .where(F.col("customer_id").isNotNull())
+    .dropDuplicates(["customer_id"])
+)
 
 # COMMAND ----------
 

@@ -94,6 +94,10 @@ def _malformed(message: str) -> ApiError:
 class _InfraError(Exception):
     """A fault outside the notebook (cluster, missing file): the task ends in INTERNAL_ERROR."""
 
+    def __init__(self, message: str, code: str = "RESOURCE_NOT_FOUND", kind: str = "CLIENT_ERROR") -> None:
+        super().__init__(message)
+        self.termination = (code, kind)
+
 
 # --------------------------------------------------------------------------- request parameters
 
@@ -169,6 +173,7 @@ class _State:
     life_cycle_state: str = "PENDING"
     result_state: str | None = None
     state_message: str = ""
+    termination: tuple[str, str] | None = None  # (code, type) when not derived from result_state
 
     @property
     def terminal(self) -> bool:
@@ -190,29 +195,22 @@ class _State:
         state = "TERMINATED" if life in TERMINAL_LIFE_CYCLES else life
         body: dict[str, Any] = {"state": state}
         if state == "TERMINATED":
-            body["termination_details"] = {
-                "code": _termination_code(self),
-                "type": _termination_type(self),
-                "message": self.state_message,
-            }
+            code, kind = _termination(self)
+            body["termination_details"] = {"code": code, "type": kind, "message": self.state_message}
         return body
 
 
-def _termination_code(state: _State) -> str:
-    if state.life_cycle_state == "INTERNAL_ERROR":
-        return "CLUSTER_ERROR" if "Cluster" in state.state_message else "RESOURCE_NOT_FOUND"
-    return {
+def _termination(state: _State) -> tuple[str, str]:
+    """``(code, type)`` of ``status.termination_details`` for a terminal state."""
+    if state.termination is not None:
+        return state.termination
+    code = {
         "SUCCESS": "SUCCESS",
         "CANCELED": "USER_CANCELED",
-        "TIMEDOUT": "RUN_EXECUTION_ERROR",
         "UPSTREAM_CANCELED": "CANCELED",
+        "EXCLUDED": "SKIPPED",
     }.get(state.result_state or "", "RUN_EXECUTION_ERROR")
-
-
-def _termination_type(state: _State) -> str:
-    if state.life_cycle_state == "INTERNAL_ERROR":
-        return "CLOUD_FAILURE" if "Cluster" in state.state_message else "CLIENT_ERROR"
-    return "SUCCESS" if state.result_state in SUCCESS_RESULTS | CANCELED_RESULTS else "CLIENT_ERROR"
+    return code, "SUCCESS" if code in ("SUCCESS", "USER_CANCELED", "CANCELED", "SKIPPED") else "CLIENT_ERROR"
 
 
 @dataclass
@@ -351,7 +349,8 @@ def _run_outcome(run: _Run) -> _State:
         return _State("TERMINATED", "CANCELED", "Run cancelled.")
     internal = [t for t in latest if t.state.life_cycle_state == "INTERNAL_ERROR"]
     if internal:
-        return _State("INTERNAL_ERROR", "FAILED", internal[0].state.state_message)
+        first = internal[0].state
+        return _State("INTERNAL_ERROR", "FAILED", first.state_message, first.termination)
     for result in ("FAILED", "TIMEDOUT", "CANCELED", "UPSTREAM_FAILED"):
         hit = [t for t in latest if t.state.result_state == result]
         if hit:
@@ -374,29 +373,41 @@ def _cluster_id() -> str:
 
 
 class _ClusterPool:
-    """Clusters of one run: a job cluster starts once per run, a ``new_cluster`` once per task."""
+    """Clusters of one run, as Databricks bills them.
 
-    def __init__(self, launch: Callable[[str], str]) -> None:
+    A job cluster is launched once per run and shared by its tasks, a ``new_cluster`` is launched
+    for every task, and an existing (or serverless) cluster is only attached, once per run.
+    """
+
+    def __init__(self, launch: Callable[[str], str], attach: Callable[[], object]) -> None:
         self._launch = launch
-        self._job_clusters: dict[str, str | _InfraError] = {}
+        self._attach = attach
+        self._ready: dict[str, str | _InfraError] = {}
 
     def acquire(self, spec: dict[str, Any]) -> str:
-        if spec.get("existing_cluster_id"):
-            return str(spec["existing_cluster_id"])
         if spec.get("new_cluster"):
             return self._launch(f"new_cluster of task {spec['task_key']}")
-        key = spec.get("job_cluster_key")
-        if not key:
-            return "serverless"
-        if key not in self._job_clusters:
+        if key := spec.get("job_cluster_key"):
+            return self._once(f"job cluster {key}", lambda: self._launch(f"job cluster {key}"))
+        cluster_id = str(spec.get("existing_cluster_id") or "serverless")
+
+        def attach() -> str:
+            self._attach()
+            return cluster_id
+
+        return self._once(cluster_id, attach)
+
+    def _once(self, name: str, start: Callable[[], str]) -> str:
+        """Start ``name`` on first use; a cluster that failed to start fails every later task."""
+        if name not in self._ready:
             try:
-                self._job_clusters[key] = self._launch(f"job cluster {key}")
+                self._ready[name] = start()
             except _InfraError as exc:
-                self._job_clusters[key] = exc
-        cluster = self._job_clusters[key]
-        if isinstance(cluster, _InfraError):
-            raise cluster
-        return cluster
+                self._ready[name] = exc
+        ready = self._ready[name]
+        if isinstance(ready, _InfraError):
+            raise ready
+        return ready
 
 
 # --------------------------------------------------------------------------- notebook execution
@@ -485,15 +496,17 @@ class _Engine:
         self._stopping = threading.Event()
         self._worker: threading.Thread | None = None
         self._fail_next_cluster_start = False
-        self._counters = dict.fromkeys(
-            ("cluster_launches", "cluster_launch_failures", "runs", "notebooks_executed"), 0
-        )
+        self._counters = dict.fromkeys(("cluster_launches", "cluster_launch_failures", "runs", "notebooks_executed"), 0)
 
     # ----------------------------------------------------------------- lifecycle
 
     def start(self) -> None:
         self._worker = threading.Thread(target=self._work, name="databricks-emulator-worker", daemon=True)
         self._worker.start()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopping.is_set()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stopping.set()
@@ -534,10 +547,7 @@ class _Engine:
     def update_job(self, job_id: int, new_settings: dict[str, Any], remove: Iterable[str]) -> dict[str, Any]:
         with self._lock:
             job = self._job(job_id)
-            merged = {**job.settings, **(new_settings or {})}
-            for name in remove:
-                merged.pop(name, None)
-            job.settings = self._validated_settings(merged)
+            job.settings = self._validated_settings(_merge_settings(job.settings, new_settings, remove))
         return {}
 
     def delete_job(self, job_id: int) -> dict[str, Any]:
@@ -846,7 +856,10 @@ class _Engine:
             run.exec_start = _now_ms()
             fail_clusters = self._fail_next_cluster_start
             self._fail_next_cluster_start = False
-        pool = _ClusterPool(lambda label: self._launch_cluster(label, fail_clusters))
+        pool = _ClusterPool(
+            launch=lambda label: self._launch_cluster(label, fail_clusters),
+            attach=lambda: self._stopping.wait(self.cluster_start_seconds),
+        )
         deadline = time.monotonic() + run.timeout_seconds if run.timeout_seconds > 0 else None
         for key in [t.task_key for t in run.tasks]:
             self._execute_task_with_retries(run, key, pool, deadline)
@@ -854,9 +867,7 @@ class _Engine:
             self._finish(run, _run_outcome(run))
         log.info("Run %s finished: %s", run.run_id, run.state.as_dict())
 
-    def _execute_task_with_retries(
-        self, run: _Run, key: str, pool: _ClusterPool, run_deadline: float | None
-    ) -> None:
+    def _execute_task_with_retries(self, run: _Run, key: str, pool: _ClusterPool, run_deadline: float | None) -> None:
         while True:
             with self._lock:
                 task = run.latest()[key]
@@ -910,7 +921,9 @@ class _Engine:
         if fail:
             raise _InfraError(
                 f"Cluster {cluster_id} ({label}) terminated. Reason: Cloud provider launch failure "
-                "(injected by the local Databricks emulator)."
+                "(injected by the local Databricks emulator).",
+                code="CLOUD_FAILURE",
+                kind="CLOUD_FAILURE",
             )
         log.info("Launched cluster %s for %s", cluster_id, label)
         return cluster_id
@@ -922,9 +935,13 @@ class _Engine:
         except _InfraError as exc:
             with self._lock:
                 task.error = str(exc)
-                self._finish(task, _State("INTERNAL_ERROR", "FAILED", str(exc)))
+                self._finish(task, _State("INTERNAL_ERROR", "FAILED", str(exc), exc.termination))
             return
         with self._lock:
+            if task.state.terminal or run.cancel_requested:  # cancelled while its cluster started
+                if not task.state.terminal:
+                    self._finish(task, _State("TERMINATED", "CANCELED", "Run cancelled."))
+                return
             task.cluster_id = cluster_id
             task.state = _State("RUNNING", None, "In run")
             task.exec_start = task.start_time = _now_ms()
@@ -1010,6 +1027,19 @@ class _Engine:
     def _finish(item: _Run | _TaskRun, state: _State) -> None:
         item.state = state
         item.end_time = _now_ms()
+
+
+def _merge_settings(old: dict[str, Any], new: dict[str, Any], remove: Iterable[str]) -> dict[str, Any]:
+    """``jobs/update``: top-level fields are replaced, ``tasks``/``job_clusters`` merged by key."""
+    merged = {**old, **new}
+    for field_name, key in (("tasks", "task_key"), ("job_clusters", "job_cluster_key")):
+        if field_name in old and field_name in new:
+            by_key = {item[key]: item for item in old[field_name]}
+            by_key.update({item[key]: item for item in new[field_name]})
+            merged[field_name] = list(by_key.values())
+    for name in remove:
+        merged.pop(name, None)
+    return merged
 
 
 def _timing(start: int, exec_start: int, end: int) -> dict[str, int]:
@@ -1194,9 +1224,13 @@ class DatabricksEmulator:
         workspace_root: str = "/Workspace/medallion",
         lakehouse_path: Path,
         s3: S3Settings | None = None,
-        cluster_start_seconds: float = 0.0,
+        cluster_start_seconds: float = 0.5,
     ) -> None:
-        """``cluster_start_seconds`` simulates cluster start-up: the run is RUNNING, its task PENDING."""
+        """``cluster_start_seconds`` is the simulated start-up (or attach, for an existing cluster) of
+        each cluster a run uses; meanwhile the run is RUNNING and its task PENDING. Keep it above
+        zero: the workflow ``launch`` operator fails unless it sees the fresh run PENDING or RUNNING,
+        so a run must not end instantly.
+        """
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError(f"The Databricks emulator binds to loopback only, not {host!r}.")
         self._address = (host, port)
@@ -1212,14 +1246,21 @@ class DatabricksEmulator:
         )
 
     def start(self) -> DatabricksEmulator:
-        """Bind the port and start the HTTP and worker threads."""
+        """Bind the port and start the HTTP and worker threads (once: a stopped emulator is done)."""
         if self._server is not None:
             return self
+        if self._engine.stopped:
+            raise RuntimeError("A stopped Databricks emulator cannot be restarted; create a new one.")
         server = _Server(self._address, _Handler)
         server.emulator = self
         self._server = server
         self._engine.start()
-        self._thread = threading.Thread(target=server.serve_forever, name="databricks-emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="databricks-emulator",
+            daemon=True,
+        )
         self._thread.start()
         log.info("Databricks emulator listening on %s", self.url)
         return self
@@ -1254,9 +1295,7 @@ class DatabricksEmulator:
     def connection_json(self, token: str = "local-emulator-token") -> str:
         """Airflow connection (``AIRFLOW_CONN_<ID>`` JSON) that points the provider here."""
         host, port = self._address[0], self.port
-        return json.dumps(
-            {"conn_type": "databricks", "host": host, "port": port, "schema": "http", "password": token}
-        )
+        return json.dumps({"conn_type": "databricks", "host": host, "port": port, "schema": "http", "password": token})
 
     def __enter__(self) -> DatabricksEmulator:
         return self.start()

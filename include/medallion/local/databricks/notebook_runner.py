@@ -19,7 +19,7 @@ import threading
 import time
 import traceback
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -45,9 +45,7 @@ class InputWidgetNotDefined(Exception):
     """Raised by ``dbutils.widgets.get`` for an unknown widget, worded like Databricks."""
 
     def __init__(self, name: str) -> None:
-        super().__init__(
-            f"com.databricks.dbutils_v1.InputWidgetNotDefined: No input widget named {name} is defined"
-        )
+        super().__init__(f"com.databricks.dbutils_v1.InputWidgetNotDefined: No input widget named {name} is defined")
 
 
 class _NotebookExit(BaseException):
@@ -220,7 +218,13 @@ def _notebook_builtins() -> dict[str, Any]:
     """Builtins whose ``__import__`` serves ``pyspark`` from sqlframe, leaving ``sys.modules`` alone."""
     modules = _pyspark_modules()
 
-    def _import(name: str, globals_=None, locals_=None, fromlist=(), level: int = 0):  # type: ignore[no-untyped-def]
+    def _import(
+        name: str,
+        globals_: dict[str, Any] | None = None,
+        locals_: dict[str, Any] | None = None,
+        fromlist: Sequence[str] | None = (),
+        level: int = 0,
+    ) -> types.ModuleType:
         if level == 0 and name.split(".")[0] == "pyspark":
             if name not in modules:
                 raise ModuleNotFoundError(
@@ -237,15 +241,15 @@ def _notebook_builtins() -> dict[str, Any]:
 
 
 class _ThreadStdout(io.TextIOBase):
-    """``sys.stdout`` proxy: the notebook thread writes to ``buffer``, other threads pass through."""
+    """``sys.stdout`` proxy: the notebook thread writes to ``captured``, other threads pass through."""
 
     def __init__(self, fallback: TextIO, owner: int) -> None:
         self.fallback = fallback
         self.owner = owner
-        self.buffer = io.StringIO()
+        self.captured = io.StringIO()
 
     def _target(self) -> TextIO:
-        return self.buffer if threading.get_ident() == self.owner else self.fallback
+        return self.captured if threading.get_ident() == self.owner else self.fallback
 
     def write(self, text: str) -> int:
         return self._target().write(text)
@@ -261,7 +265,7 @@ class _CapturedStdout:
         self.previous = sys.stdout
         self.proxy = _ThreadStdout(sys.stdout, threading.get_ident())
         sys.stdout = self.proxy
-        return self.proxy.buffer
+        return self.proxy.captured
 
     def __exit__(self, *exc: object) -> None:
         if sys.stdout is self.proxy:

@@ -1,0 +1,78 @@
+"""Loader isolation: a broken spec next to good ones never costs the good ones their DAG."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from medallion.build.loader import load_dags
+from medallion.build.placeholder import INVALID_TAG
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def configs(tmp_path: Path) -> Path:
+    target = tmp_path / "dag_configs"
+    shutil.copytree(ROOT / "dag_configs", target)
+    good = (target / "sales/orders.yaml").read_text()
+    (target / "sales/returns.yaml").write_text(good)  # a second good pipeline
+    (target / "sales/broken.yaml").write_text(good.replace("conn_id: shop_db", "conn_idd: shop_db", 1))
+    (target / "sales/garbage.yaml").write_text("bronze: [unclosed\n")
+    return target
+
+
+def test_good_dags_load_and_bad_specs_become_placeholders(configs: Path) -> None:
+    dags = load_dags(configs)
+    assert {"sales_orders", "sales_returns"} <= set(dags)
+    assert {"invalid__sales_broken", "invalid__sales_garbage"} <= set(dags)
+    placeholder = dags["invalid__sales_broken"]
+    assert INVALID_TAG in placeholder.tags
+    assert "broken.yaml:" in placeholder.doc_md and "bronze.sources[0].conn_idd" in placeholder.doc_md
+    assert "did you mean 'conn_id'" in placeholder.doc_md
+    assert list(placeholder.task_dict) == ["spec_error"]
+    good = dags["sales_orders"]
+    assert {"bronze_gate", "silver_gate", "gold_gate", "silver.launch"} <= set(good.task_dict)
+
+
+def test_placeholder_task_fails_with_the_message(configs: Path) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    task = load_dags(configs)["invalid__sales_garbage"].task_dict["spec_error"]
+    with pytest.raises(AirflowFailException, match=r"garbage.yaml:\d+:\d+: error: .*invalid YAML"):
+        task.execute({})
+
+
+def test_airflow_dagbag_has_zero_import_errors(configs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real DagBag over the real dags/ loader file: every DAG present, no import error."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("MEDALLION_CONFIG_DIR", str(configs))
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert bag.import_errors == {}
+    assert {"sales_orders", "sales_returns", "invalid__sales_broken", "invalid__sales_garbage"} <= set(bag.dag_ids)
+
+
+def test_duplicate_ids_keep_the_first_and_flag_the_second(configs: Path) -> None:
+    text = (configs / "sales/orders.yaml").read_text()
+    (configs / "sales/zz_copy.yaml").write_text("id: sales_orders\n" + text)
+    dags = load_dags(configs)
+    assert "sales_orders" in dags
+    assert "already used" in dags["invalid__sales_zz_copy"].doc_md
+
+
+def test_parse_time_imports_stay_light() -> None:
+    """Building DAGs must not import Great Expectations or run dbt."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path; import airflow; from medallion.build.loader import load_dags;"
+        f"d = load_dags(Path({str(ROOT / 'dag_configs')!r})); assert 'sales_orders' in d;"
+        "heavy = ('great_expectations', 'dbt.cli.main', 'sqlframe', 'duckdb', 'pyarrow');"
+        "heavy = [m for m in heavy if m in sys.modules];"
+        "print(heavy); sys.exit(1 if heavy else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr[-2000:]
