@@ -160,7 +160,9 @@ def send_email(alert: Alert, recipients: list[str], conn_id: str = connections.S
         msg["To"] = ", ".join(recipients)
         msg.set_content(alert.text())
         msg.add_alternative(alert.email_html(), subtype="html")
-        hook.conn.send_message(msg)
+        # the hook's send_email_smtp builds an HTML-only message; we need text + HTML alternatives,
+        # so we send through the client the hook opened and logged in (retries, TLS, auth are its).
+        hook._smtp_client.send_message(msg)
 
 
 def deliver(alert: Alert, spec: PipelineSpec) -> Delivery:
