@@ -89,10 +89,9 @@ def run_once(pipeline: str, ds: str, *, with_services: bool = True) -> bool:
 
     prepare_environment()
     with local_services() if with_services else _nothing():
-        from medallion.local.runtime import run_pipeline
         from medallion.settings import load_settings
 
-        result = run_pipeline(pipeline, ds)
+        result = logged_run(pipeline, ds, "run")
         print_summary(result, load_settings().connection("lakehouse")["host"])
         return result.succeeded
 
@@ -100,6 +99,43 @@ def run_once(pipeline: str, ds: str, *, with_services: bool = True) -> bool:
 @contextmanager
 def _nothing() -> Any:
     yield None
+
+
+@contextmanager
+def output_to(log_file: Path) -> Any:
+    """Send this process's stdout/stderr (Airflow's task logs) to a file, at the fd level."""
+    import os
+
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with log_file.open("ab") as fh:
+        os.dup2(fh.fileno(), 1)
+        os.dup2(fh.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def logged_run(pipeline: str, ds: str, label: str) -> Any:
+    """Run a pipeline with Airflow's task logs in .local/logs/, so the console stays readable."""
+    from medallion.local.runtime import run_pipeline
+
+    log_file = paths.local_dir() / "logs" / f"{pipeline}-{ds}-{label}.log"
+    log_file.unlink(missing_ok=True)
+    started = time.monotonic()
+    with output_to(log_file):
+        result = run_pipeline(pipeline, ds)
+    say(f"  ({time.monotonic() - started:.0f}s; Airflow task logs: {log_file.relative_to(paths.project_root())})"
+        if log_file.is_relative_to(paths.project_root()) else f"  (Airflow task logs: {log_file})")
+    return result
 
 
 def demo() -> int:
@@ -110,7 +146,6 @@ def demo() -> int:
     prepare_environment()
     ok = True
     with local_services() as state:
-        from medallion.local.runtime import run_pipeline
         from medallion.local.slack_server import clear_messages, read_messages
         from medallion.local.smtp_server import clear_mail, read_mail
 
@@ -125,7 +160,7 @@ def demo() -> int:
         clear_mail(mail_dir)
 
         say(f"\n▶ run 1: {DEMO_PIPELINE} for {DEMO_DATE} (clean data) …")
-        first = run_pipeline(DEMO_PIPELINE, DEMO_DATE)
+        first = logged_run(DEMO_PIPELINE, DEMO_DATE, "run1")
         print_summary(first, state["lakehouse"])
         if not first.succeeded:
             ok = False
@@ -133,7 +168,7 @@ def demo() -> int:
 
         injected = inject_bad_orders(shop, dt.date.fromisoformat(DEMO_DATE))
         say(f"\n▶ run 2: {injected} orders with negative prices and an unknown status injected; re-running …")
-        second = run_pipeline(DEMO_PIPELINE, DEMO_DATE)
+        second = logged_run(DEMO_PIPELINE, DEMO_DATE, "run2-bad-data")
         print_summary(second, state["lakehouse"])
         gold_ran = any(t.startswith("gold.") and s == "success" for t, s in second.tasks.items())
         if second.tasks.get("silver_gate") != "failed" or gold_ran:

@@ -210,7 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     ready = threading.Event()
     threading.Thread(target=lambda: (ready.wait(), print("local services ready", flush=True)), daemon=True).start()
     serve(ready=ready, stop=stop)
-    return 0
+    print("local services stopped", flush=True)
+    # every service is stopped; library threads (DuckDB, sqlframe) must not keep the process alive
+    os._exit(0)
 
 
 if __name__ == "__main__":

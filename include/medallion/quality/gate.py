@@ -126,8 +126,20 @@ def _outcome(exp: Expectation, r: Any) -> Outcome:
     base.observed = res.get("observed_value")
     base.unexpected_count = res.get("unexpected_count")
     base.unexpected_percent = res.get("unexpected_percent")
-    base.samples = list(res.get("partial_unexpected_list") or [])[:SAMPLE_SIZE]
+    base.samples = [_plain(v) for v in list(res.get("partial_unexpected_list") or [])[:SAMPLE_SIZE]]
     return base
+
+
+def _plain(value: Any) -> Any:
+    """JSON- and human-friendly sample values (Decimal('-1.5') → -1.5, dates → ISO)."""
+    import datetime as dt
+    import decimal
+
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    return value
 
 
 @contextmanager

@@ -1,0 +1,18 @@
+# Astro Runtime 3.x (Airflow 3.3) image for the medallion pipeline factory.
+# `astro dev start` / `astro deploy` build this; it cannot be built on machines without Docker.
+FROM astrocrpublic.azurecr.io/runtime:3.3-2
+
+ENV AIRFLOW__COSMOS__ENABLE_TELEMETRY=False \
+    GX_ANALYTICS_ENABLED=false \
+    DO_NOT_TRACK=1 \
+    DBT_SEND_ANONYMOUS_USAGE_STATS=False \
+    PYTHONPATH=/usr/local/airflow/include \
+    MEDALLION_PROJECT_DIR=/usr/local/airflow
+
+# requirements.txt is installed by the Astro Runtime's ONBUILD step (fully pinned).
+
+# Build the dbt manifest once, at image build time: cosmos renders the gold task group from
+# target/manifest.json (LoadMode.DBT_MANIFEST) and never runs dbt while parsing DAGs.
+RUN cd /usr/local/airflow/dbt_project \
+    && dbt deps --profiles-dir . --target parse \
+    && dbt parse --profiles-dir . --target parse
