@@ -10,28 +10,26 @@ from medallion import paths
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from medallion.errors import SpecError
-    from medallion.spec.load import SpecLoader, config_root_of, spec_files
+    from medallion.spec.load import config_root_of, spec_files
+    from medallion.spec.project import known_connections, load_project
 
     targets = [Path(p) for p in args.paths] or [paths.project_root() / "dag_configs"]
-    problems, count = [], 0
+    problems, checked = [], 0
     for target in targets:
         if not target.exists():
             print(f"{target}: error: no such file or directory", file=sys.stderr)
             return 2
         root = target.resolve() if target.is_dir() else config_root_of(target)
-        loader = SpecLoader(root)
-        for path in spec_files(target.resolve()):
-            count += 1
-            try:
-                loader.load(path)
-            except SpecError as exc:
-                problems.extend(exc.problems)
-    cwd = Path.cwd()
-    for p in sorted(problems, key=lambda p: (p.file, p.line, p.column)):
-        print(p.format(root=cwd), file=sys.stderr)
+        project = load_project(root, connections=known_connections())  # the whole project: cross checks
+        wanted = set(spec_files(target.resolve()))
+        checked += len(wanted)
+        problems += [p for path in sorted(wanted) for p in project.problems(path)]
+    for p in problems:
+        print(p.format(root=Path.cwd()), file=sys.stderr)
     bad = len({p.file for p in problems if p.severity == "error"})
-    print(f"{count} spec(s) checked: {count - bad} valid, {bad} invalid", file=sys.stderr if bad else sys.stdout)
+    warnings = sum(p.severity == "warning" for p in problems)
+    summary = f"{checked} spec(s) checked: {checked - bad} valid, {bad} invalid, {warnings} warning(s)"
+    print(summary, file=sys.stderr if bad else sys.stdout)
     return 1 if bad else 0
 
 

@@ -26,6 +26,6 @@ def quality_report_key(spec: PipelineSpec, layer: str, ds: str, table: str, ext:
 MANIFEST_NAME = "_manifest.json"
 
 
-def asset_uri(spec: PipelineSpec, layer: str) -> str:
-    """The Airflow Asset a layer publishes when its gate passes."""
-    return f"medallion://{spec.domain}/{spec.id}/{layer}"
+def asset_uri(pipeline_id: str, layer: str) -> str:
+    """The Airflow Asset a layer publishes when its gate passes (consumers name it the same way)."""
+    return f"medallion://{pipeline_id}/{layer}"

@@ -7,6 +7,7 @@ connections are touched inside tasks, never while the DAG file is parsed.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from airflow.sdk import DAG, Asset, TaskGroup
@@ -15,14 +16,22 @@ from medallion import layout
 from medallion.alerts.notifier import PipelineFailureNotifier
 from medallion.bronze.operator import LandSqlSourceOperator
 from medallion.build.docs import render_dag_doc
+from medallion.errors import Problem
 from medallion.quality.operator import QualityGateOperator
 from medallion.spec.models import PipelineSpec
 
 LAYERS = ("bronze", "silver", "gold")
 
 
-def layer_asset(spec: PipelineSpec, layer: str) -> Asset:
-    return Asset(name=f"{spec.id}.{layer}", uri=layout.asset_uri(spec, layer), group="medallion")
+def layer_asset(pipeline_id: str, layer: str) -> Asset:
+    return Asset(name=f"{pipeline_id}.{layer}", uri=layout.asset_uri(pipeline_id, layer), group="medallion")
+
+
+def schedule_of(spec: PipelineSpec) -> Any:
+    """A time schedule, or the upstream layer assets this pipeline waits for (all of them)."""
+    if spec.triggers:
+        return [layer_asset(*ref.split(".")) for ref in spec.triggers]
+    return spec.schedule
 
 
 def default_args(spec: PipelineSpec) -> dict[str, Any]:
@@ -36,48 +45,56 @@ def default_args(spec: PipelineSpec) -> dict[str, Any]:
     }
 
 
-def build_dag(spec: PipelineSpec) -> DAG:
+def build_dag(spec: PipelineSpec, warnings: Sequence[Problem] = ()) -> DAG:
     """The DAG for one validated spec (not registered globally; the loader exposes it)."""
     args = default_args(spec)
     pool = spec.defaults.lakehouse_pool
     dag = DAG(
         dag_id=spec.dag_id,
         description=spec.description.strip().splitlines()[0][:200],
-        schedule=spec.schedule,
+        schedule=schedule_of(spec),
         start_date=dt.datetime.combine(spec.start_date, dt.time(), tzinfo=dt.UTC),
         catchup=spec.catchup,
         max_active_runs=1,
         default_args=args,
-        tags=sorted({f"domain:{spec.domain}", "medallion", *spec.tags}),
-        doc_md=render_dag_doc(spec),
+        tags=sorted({f"domain:{spec.domain}", "medallion", *spec.tags, *([f"tier:{spec.tier}"] if spec.tier else [])}),
+        doc_md=render_dag_doc(spec, warnings),
         auto_register=False,
     )
     with dag:
-        with TaskGroup("bronze", tooltip="land source extracts in S3") as bronze:
-            for src in spec.bronze.sources:
-                LandSqlSourceOperator(
-                    task_id=f"extract_{src.name}",
-                    source_name=src.name,
-                    conn_id=src.conn_id,
-                    query=src.query,
-                    bucket=spec.lake.bucket,
-                    partition_key=layout.bronze_partition_key(spec, src.name, "{{ ds }}"),
-                    on_empty=src.on_empty,
-                    batch_rows=src.batch_rows,
-                    compression=spec.bronze.compression,
-                )
-        upstream: Any = bronze >> _gate(spec, "bronze", None)
+        upstream: Any = None
+        if spec.bronze:
+            with TaskGroup("bronze", tooltip="land source extracts in S3") as bronze:
+                for src in spec.bronze.sources:
+                    LandSqlSourceOperator(
+                        task_id=f"extract_{src.name}",
+                        source_name=src.name,
+                        conn_id=src.conn_id,
+                        query=src.query,
+                        bucket=spec.lake.bucket,
+                        partition_key=layout.bronze_partition_key(spec, src.name, "{{ ds }}"),
+                        on_empty=src.on_empty,
+                        batch_rows=src.batch_rows,
+                        compression=spec.bronze.compression,
+                    )
+            upstream = bronze >> _gate(spec, "bronze", None)
         if spec.silver:
             from medallion.silver.workflow import build_silver_group
 
             silver = build_silver_group(spec, pool=pool)
-            upstream = upstream >> silver >> _gate(spec, "silver", pool)
+            upstream = _chain(upstream, silver) >> _gate(spec, "silver", pool)
         if spec.gold:
             from medallion.gold.dbt import build_gold_group
 
             gold = build_gold_group(spec, default_args=args, pool=pool)
-            upstream >> gold >> _gate(spec, "gold", pool)
+            _chain(upstream, gold) >> _gate(spec, "gold", pool)
     return dag
+
+
+def _chain(upstream: Any, group: Any) -> Any:
+    if upstream is not None:
+        upstream >> group
+    return group
 
 
 def _gate(spec: PipelineSpec, layer: str, pool: str | None) -> QualityGateOperator:
@@ -86,7 +103,7 @@ def _gate(spec: PipelineSpec, layer: str, pool: str | None) -> QualityGateOperat
         spec=spec,
         layer=layer,
         checks=list(getattr(spec.quality, layer)),
-        outlets=[layer_asset(spec, layer)],
+        outlets=[layer_asset(spec.id, layer)],
         pool=pool or "default_pool",
         doc_md=f"Great Expectations gate for the {layer} layer; publishes the `{spec.id}.{layer}` asset.",
     )

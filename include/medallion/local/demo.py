@@ -133,8 +133,11 @@ def logged_run(pipeline: str, ds: str, label: str) -> Any:
     started = time.monotonic()
     with output_to(log_file):
         result = run_pipeline(pipeline, ds)
-    say(f"  ({time.monotonic() - started:.0f}s; Airflow task logs: {log_file.relative_to(paths.project_root())})"
-        if log_file.is_relative_to(paths.project_root()) else f"  (Airflow task logs: {log_file})")
+    say(
+        f"  ({time.monotonic() - started:.0f}s; Airflow task logs: {log_file.relative_to(paths.project_root())})"
+        if log_file.is_relative_to(paths.project_root())
+        else f"  (Airflow task logs: {log_file})"
+    )
     return result
 
 

@@ -20,7 +20,7 @@ from medallion.spec.yaml_source import PathKey, Position, SourceDoc, YamlProblem
 from pydantic import BaseModel, ValidationError
 
 DEFAULTS_FILE = "defaults.yaml"
-OPTIONAL_SECTIONS = ("silver", "gold")
+OPTIONAL_SECTIONS = ("bronze", "silver", "gold")
 SCHEMA_COMMENT = "# yaml-language-server: $schema="
 
 
@@ -98,7 +98,7 @@ class SpecLoader:
     def __init__(self, root: Path):
         self.root = root.resolve()
         self._defaults: dict[Path, tuple[bytes, SourceDoc | None]] = {}
-        self._cache: dict[str, PipelineSpec] = {}
+        self._cache: dict[str, tuple[PipelineSpec, MergedDoc]] = {}
 
     def _defaults_doc(self, path: Path, problems: list[Problem]) -> SourceDoc | None:
         try:
@@ -168,6 +168,12 @@ class SpecLoader:
 
     def load(self, path: Path) -> PipelineSpec:
         """Validate one spec; raise ``SpecError`` with every problem found."""
+        return self.load_with_doc(path)[0]
+
+    def load_with_doc(self, path: Path) -> tuple[PipelineSpec, MergedDoc]:
+        """The spec and its merged document (positions for later checks); cached by content."""
+        from medallion.spec.checks import find_secrets
+
         path = path.resolve()
         raw = path.read_bytes() if path.is_file() else b""
         key = hashlib.sha256(str(path).encode() + b"\0" + raw + self._defaults_fingerprint(path)).hexdigest()
@@ -175,15 +181,16 @@ class SpecLoader:
             return self._cache[key]
         merged, problems = self.merged(path, raw.decode("utf-8", errors="replace") if raw else None)
         if merged is not None:
+            problems.extend(find_secrets(merged, str(path)))
             try:
                 spec = PipelineSpec.model_validate(merged.data)
             except ValidationError as exc:
                 problems.extend(problems_from_validation(exc, merged, str(path)))
             else:
                 if not problems:
-                    self._cache[key] = spec
-                    return spec
-        raise SpecError(problems)
+                    self._cache[key] = (spec, merged)
+                    return spec, merged
+        raise SpecError(sorted(problems, key=lambda p: (p.file != str(path), p.file, p.line, p.column)))
 
     def _defaults_fingerprint(self, path: Path) -> bytes:
         parts = []

@@ -16,6 +16,9 @@ Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 TableName = Annotated[str, Field(pattern=r"^(bronze|silver|gold)\.[a-z][a-z0-9_]*$")]
 
 
+SCHEDULE_PRESETS = {"@once", "@continuous", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly"}
+
+
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -182,6 +185,36 @@ class Gold(StrictModel):
     project_dir: str = "dbt_project"
 
 
+class ContractColumn(StrictModel):
+    """One column of the data product's contract."""
+
+    name: Identifier
+    type: str = Field(description="SQL type, e.g. bigint, decimal(12,2), date, string")
+    nullable: bool = True
+    pii: bool = Field(False, description="personal data: redacted in alert samples and reports")
+    description: str | None = None
+
+
+class Contract(StrictModel):
+    """What consumers may rely on for one published table."""
+
+    table: str = Field(description="schema.table, e.g. silver.orders or gold.daily_revenue")
+    columns: Annotated[list[ContractColumn], Field(min_length=1)]
+    primary_key: list[str] = []
+
+    @model_validator(mode="after")
+    def _keys_are_columns(self) -> Contract:
+        names = [c.name for c in self.columns]
+        _ensure_unique(names, "contract column")
+        missing = [k for k in self.primary_key if k not in names]
+        if missing:
+            raise ValueError(f"primary_key columns {missing} are not contract columns of {self.table}")
+        return self
+
+
+AssetRef = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.(bronze|silver|gold)$")]
+
+
 class Lake(StrictModel):
     bucket: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
     prefix: str = ""
@@ -209,17 +242,31 @@ class PipelineSpec(StrictModel):
     start_date: dt.date
     catchup: bool = False
     tags: list[str] = []
+    tier: Literal["gold", "silver", "bronze"] | int | None = Field(
+        None, description="Criticality of the data product (e.g. 1 = business critical)"
+    )
+    freshness_sla_hours: Annotated[float, Field(gt=0)] | None = Field(
+        None, description="Data must be at most this old when consumers read it"
+    )
+    triggers: list[AssetRef] = Field(
+        [],
+        description="Run when all these layers of other pipelines are published, e.g. sales_orders.gold "
+        "(the time schedule is then not used)",
+    )
+    contracts: list[Contract] = []
     alerts: AlertRouting = AlertRouting()
     lake: Lake
     defaults: TaskDefaults = TaskDefaults()
-    bronze: Bronze
+    bronze: Bronze | None = None
     silver: Silver | None = None
     gold: Gold | None = None
     quality: Quality = Quality()
 
     @model_validator(mode="after")
     def _gates_name_real_tables(self) -> PipelineSpec:
-        sources = {s.name for s in self.bronze.sources}
+        if not (self.bronze or self.silver or self.gold):
+            raise ValueError("a pipeline needs at least one layer: bronze, silver or gold")
+        sources = {s.name for s in self.bronze.sources} if self.bronze else set()
         outputs = {t for nb in (self.silver.notebooks if self.silver else []) for t in nb.outputs}
         for check in self.quality.bronze:
             if check.table not in sources:
@@ -230,6 +277,19 @@ class PipelineSpec(StrictModel):
         if self.quality.gold and not self.gold:
             raise ValueError("quality.gold needs a gold section")
         return self
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_schedule(cls, value: str | None) -> str | None:
+        if value is None or value in SCHEDULE_PRESETS:
+            return value
+        from croniter import croniter
+
+        if not croniter.is_valid(value):
+            raise ValueError(
+                f"{value!r} is not a valid cron expression or preset ({', '.join(sorted(SCHEDULE_PRESETS))})"
+            )
+        return value
 
     @property
     def dag_id(self) -> str:

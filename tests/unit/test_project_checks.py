@@ -1,0 +1,110 @@
+"""Cross-pipeline checks, shared by `medallion validate` and the DAG loader."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from medallion.build.loader import load_dags
+from medallion.cli import main as cli
+from medallion.spec.checks import selector_matches
+from medallion.spec.project import load_project
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def configs(tmp_path: Path) -> Path:
+    target = tmp_path / "dag_configs"
+    shutil.copytree(ROOT / "dag_configs", target)
+    return target
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+
+
+def messages(configs: Path, name: str, severity: str = "error") -> list[str]:
+    project = load_project(configs, connections={"shop_db"})
+    return [f"{p.field}: {p.message}" for p in project.problems((configs / name).resolve()) if p.severity == severity]
+
+
+def test_project_specs_are_clean() -> None:
+    project = load_project(ROOT / "dag_configs", connections={"shop_db"})
+    assert {p.name for p in project.files} == {"orders.yaml", "customer_segments.yaml"}
+    assert all(not project.problems(f) for f in project.files), project.report.problems
+
+
+def test_trigger_on_unknown_asset_with_did_you_mean(configs: Path) -> None:
+    edit(configs / "marketing/customer_segments.yaml", "triggers: [sales_orders.gold]", "triggers: [sales_order.gold]")
+    assert messages(configs, "marketing/customer_segments.yaml") == [
+        "triggers[0]: no pipeline publishes 'sales_order.gold'"
+    ]
+    dags = load_dags(configs)
+    assert "invalid__marketing_customer_segments" in dags and "sales_orders" in dags
+
+
+def test_cycle_between_pipelines(configs: Path) -> None:
+    edit(configs / "sales/orders.yaml", "tier: 1", "tier: 1\ntriggers: [marketing_customer_segments.gold]")
+    found = messages(configs, "sales/orders.yaml")
+    assert any("cycle" in m and "marketing_customer_segments" in m for m in found), found
+
+
+def test_missing_notebook_and_unmatched_dbt_selector(configs: Path) -> None:
+    edit(configs / "sales/orders.yaml", "orders_silver.py", "orders_silverr.py")
+    edit(configs / "sales/orders.yaml", '["path:models/sales"]', '["path:models/sale", "tag:nope", "daily_revenue"]')
+    found = messages(configs, "sales/orders.yaml")
+    assert "silver.notebooks[1].path: notebook 'include/notebooks/sales/orders_silverr.py' does not exist" in found
+    assert any(m.startswith("gold.select[1]: dbt selector 'tag:nope' matches no model") for m in found)
+    assert not any("gold.select[0]" in m or "gold.select[2]" in m for m in found)  # prefix / name match
+
+
+def test_selector_methods() -> None:
+    nodes = [{"name": "a", "tags": ["t"], "original_file_path": "models/x/a.sql", "fqn": ["p", "x", "a"]}]
+    assert selector_matches("tag:t", nodes) == ["a"]
+    assert selector_matches("+path:models/x", nodes) == ["a"]
+    assert selector_matches("a+", nodes) == ["a"]
+    assert selector_matches("p.x", nodes) == ["a"]
+    assert selector_matches("b", nodes) == []
+
+
+def test_unknown_connection_is_a_warning(configs: Path) -> None:
+    edit(configs / "sales/orders.yaml", "conn_id: shop_db", "conn_id: shop_replica")
+    assert messages(configs, "sales/orders.yaml") == []
+    assert messages(configs, "sales/orders.yaml", "warning") == [
+        "bronze.sources[0].conn_id: connection 'shop_replica' is not in airflow_settings.yaml"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("start_date: 2026-11-01", "start_date: 2026-11-01\nschedule: '61 * * * *'", "not a valid cron expression"),
+        ("start_date: 2026-11-01", "start_date: '{{ macros.ds_add(ds, -1) }}'", "is not a date"),
+        ("conn_id: shop_db", "conn_id: shop_db\n      password: hunter2", "literal secret"),
+        ("SELECT customer_id", "SELECT 'xoxb-1234567890-abcdefghij' AS t, customer_id", "looks like a credential"),
+    ],
+)
+def test_single_spec_rules(configs: Path, old: str, new: str, expected: str) -> None:
+    edit(configs / "sales/orders.yaml", old, new)
+    found = messages(configs, "sales/orders.yaml")
+    assert any(expected in m for m in found), found
+
+
+def test_secret_hint_names_connections(configs: Path, capsys: pytest.CaptureFixture) -> None:
+    edit(configs / "sales/orders.yaml", "conn_id: shop_db", "conn_id: shop_db\n      token: abc")
+    assert cli(["validate", str(configs / "sales/orders.yaml")]) == 1
+    err = capsys.readouterr().err
+    assert "bronze.sources[0].token: key 'token' holds a literal secret" in err
+    assert "store them in an Airflow connection" in err
+
+
+def test_duplicate_ids_flag_the_second_file(configs: Path) -> None:
+    shutil.copy(configs / "sales/orders.yaml", configs / "sales/zz.yaml")
+    edit(configs / "sales/zz.yaml", "tier: 1", "id: sales_orders\ntier: 1")
+    assert any("already used" in m for m in messages(configs, "sales/zz.yaml"))
+    assert messages(configs, "sales/orders.yaml") == []
