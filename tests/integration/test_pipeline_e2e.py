@@ -12,6 +12,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+
 from medallion import duck
 from medallion.local import services
 from medallion.local.shop import generate_shop, inject_bad_orders

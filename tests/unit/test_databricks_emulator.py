@@ -27,6 +27,7 @@ from airflow.providers.databricks.operators.databricks import (
 from airflow.providers.databricks.operators.databricks_workflow import DatabricksWorkflowTaskGroup
 from airflow.providers.databricks.triggers.databricks import DatabricksExecutionTrigger
 from airflow.providers.databricks.utils.databricks import extract_failed_task_errors
+
 from medallion.duck import S3Settings, connect
 from medallion.local.databricks import DatabricksEmulator, run_notebook
 from medallion.local.databricks.emulator import _InfraError, resolve_notebook_path

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from medallion.build.loader import load_dags
 from medallion.build.placeholder import INVALID_TAG
 

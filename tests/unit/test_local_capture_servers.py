@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from medallion.local.slack_server import SlackServer, clear_messages, read_messages
-from medallion.local.smtp_server import SmtpServer, clear_mail, read_index, read_mail
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler, ServerErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
+
+from medallion.local.slack_server import SlackServer, clear_messages, read_messages
+from medallion.local.smtp_server import SmtpServer, clear_mail, read_index, read_mail
 
 TOKEN = "xoxb-local-test-token-abcd"
 

@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from medallion.cli import main as cli
 from medallion.errors import SpecError
 from medallion.spec.load import SpecLoader

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
+from pydantic import BaseModel, ValidationError
+
 from medallion.errors import Problem, SpecError
 from medallion.spec.models import PipelineSpec
 from medallion.spec.yaml_source import PathKey, Position, SourceDoc, YamlProblem, load_yaml
-from pydantic import BaseModel, ValidationError
 
 DEFAULTS_FILE = "defaults.yaml"
 OPTIONAL_SECTIONS = ("bronze", "silver", "gold")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from medallion.errors import Problem
 
 PathKey = tuple[str | int, ...]
