@@ -33,6 +33,36 @@ def _validate(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+def _new(args: argparse.Namespace) -> int:
+    from medallion.scaffold import scaffold
+
+    try:
+        files = scaffold(args.target)
+    except (ValueError, FileExistsError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for path in files:
+        print(f"created {path.relative_to(paths.project_root())}")
+    domain, name = args.target.split("/")
+    print(f"next: edit them, `medallion validate`, then `medallion run {domain}_{name} --date <YYYY-MM-DD>`")
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from medallion.spec.explain import explain
+    from medallion.spec.project import load_project
+
+    root = paths.project_root() / "dag_configs"
+    project = load_project(root)
+    for item in project.valid.values():
+        if item.spec.id == args.pipeline:
+            sys.stdout.write(explain(item.doc, root))
+            return 0
+    known = sorted(item.spec.id for item in project.valid.values())
+    print(f"error: no valid pipeline {args.pipeline!r}; known: {', '.join(known)}", file=sys.stderr)
+    return 1
+
+
 def _schema(_: argparse.Namespace) -> int:
     from medallion.spec.schema import schema_text
 
@@ -73,6 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("paths", nargs="*", help="spec files or folders (default: dag_configs/)")
     p.set_defaults(func=_validate)
     sub.add_parser("schema", help="print the JSON Schema of a spec file").set_defaults(func=_schema)
+    p = sub.add_parser("new", help="scaffold a spec, a notebook and a dbt model: medallion new <domain>/<name>")
+    p.add_argument("target")
+    p.set_defaults(func=_new)
+    p = sub.add_parser("explain", help="the merged configuration of a pipeline and where each value came from")
+    p.add_argument("pipeline")
+    p.set_defaults(func=_explain)
     p = sub.add_parser("local", help="start/stop the local embedded runtime (S3, Databricks, Slack, SMTP)")
     p.add_argument("action", choices=["up", "down"])
     p.set_defaults(func=_local)

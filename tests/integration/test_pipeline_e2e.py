@@ -141,3 +141,19 @@ def test_failing_silver_gate_blocks_gold_and_alerts(runtime, bad_run) -> None:
     assert mails, "no e-mail alert"
     body = mails[-1].get_body(("plain",)).get_content()
     assert "expect_column_values_to_be_in_set" in body and "sales-data@example.com" in mails[-1]["To"]
+
+
+def test_cross_domain_consumer_builds_from_sales_gold(runtime, clean_run) -> None:
+    """marketing_customer_segments is scheduled on the sales_orders.gold asset."""
+    from medallion.local.runtime import run_pipeline
+
+    state, stats = runtime
+    result = run_pipeline("marketing_customer_segments", DS)
+    assert result.succeeded, result.tasks
+    con = duck.connect(state["lakehouse"], read_only=True)
+    try:
+        segments = dict(con.execute("SELECT segment, count(*) FROM gold.customer_segments GROUP BY 1").fetchall())
+    finally:
+        con.close()
+    assert sum(segments.values()) == stats.customers
+    assert set(segments) <= {"vip", "regular", "occasional", "dormant"}

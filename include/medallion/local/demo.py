@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sys
 import time
 from contextlib import contextmanager
@@ -55,22 +56,31 @@ def table_rows(lakehouse: str, tables: list[str]) -> dict[str, int | str]:
     return out
 
 
-def print_summary(result: Any, lakehouse: str) -> None:
-    from medallion.build.loader import load_dags  # noqa: F401  (Airflow already imported)
+def layer_tables(result: Any) -> list[str]:
+    """Tables a run wrote: silver notebook outputs and gold models, from the spec and task ids."""
+    from medallion.spec.project import load_project
 
+    project = load_project(paths.project_root() / "dag_configs")
+    spec = next((i.spec for i in project.valid.values() if i.spec.id == result.dag_id), None)
+    silver = [t for nb in (spec.silver.notebooks if spec and spec.silver else []) for t in nb.outputs]
+    runs = (re.fullmatch(r"gold\.(\w+?)(?:\.run|_run)", t) for t in result.tasks)
+    gold = sorted({f"gold.{m.group(1)}" for m in runs if m})
+    return silver + gold
+
+
+def print_summary(result: Any, lakehouse: str) -> None:
     say(f"  run {result.dag_id} {result.logical_date}: {result.state}")
     for task_id, value in sorted(result.xcoms.items()):
         if task_id.startswith("bronze.extract_") and isinstance(value, dict):
             say(f"  bronze  {value['source']:<10} {value['rows']:>8,} rows landed → {value['partition']}")
-    tables = ["silver.orders", "silver.customers", "gold.daily_revenue", "gold.customer_lifetime_value"]
-    for table, rows in table_rows(lakehouse, tables).items():
+    for table, rows in table_rows(lakehouse, layer_tables(result)).items():
+        layer = table.split(".")[0]
         say(
-            f"  {table.split('.')[0]:<7} {table:<30} {rows:>8,} rows"
-            if isinstance(rows, int)
-            else f"  {table.split('.')[0]:<7} {table:<30} {rows}"
+            f"  {layer:<7} {table:<30} {rows:>8,} rows" if isinstance(rows, int) else f"  {layer:<7} {table:<30} {rows}"
         )
     for layer in ("bronze", "silver", "gold"):
-        state = result.tasks.get(f"{layer}_gate", "not run")
+        if f"{layer}_gate" not in result.tasks:
+            continue
         report = result.xcoms.get(f"{layer}_gate") or {}
         extra = (
             (
@@ -80,7 +90,7 @@ def print_summary(result: Any, lakehouse: str) -> None:
             if report
             else ""
         )
-        say(f"  gate    {layer:<7} {state}{extra}")
+        say(f"  gate    {layer:<7} {result.tasks[f'{layer}_gate']}{extra}")
 
 
 def run_once(pipeline: str, ds: str, *, with_services: bool = True) -> bool:

@@ -77,6 +77,8 @@ def run_pipeline(dag_id: str, ds: str, config_dir: Path | None = None) -> RunRes
     if dag_id not in dags:
         raise KeyError(f"no pipeline {dag_id!r} under {config_dir}; known: {', '.join(sorted(dags))}")
     dag = dags[dag_id]
+    if dag.start_date and dt.date.fromisoformat(ds) < dag.start_date.date():
+        raise ValueError(f"{ds} is before {dag_id}'s start_date {dag.start_date.date()}: Airflow would run no task")
     for task in dag.tasks:  # same retries, but a local retry waits seconds, not minutes
         task.retry_delay = dt.timedelta(seconds=LOCAL_RETRY_DELAY_SECONDS)
         task.retry_exponential_backoff = False

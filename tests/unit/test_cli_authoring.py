@@ -1,0 +1,66 @@
+"""`medallion new`, `explain` and `schema`: authoring helpers that must stay in sync with the models."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from medallion.cli import main as cli
+from medallion.spec.schema import schema_text
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_committed_schema_is_in_sync() -> None:
+    assert (ROOT / "dag_configs/schema.json").read_text() == schema_text(), "run `make schema`"
+
+
+def test_every_spec_declares_the_schema_for_editors() -> None:
+    for spec in (ROOT / "dag_configs").rglob("*.yaml"):
+        first = spec.read_text().splitlines()[0]
+        assert first.startswith("# yaml-language-server: $schema="), spec
+        target = (spec.parent / first.split("=", 1)[1]).resolve()
+        assert target == (ROOT / "dag_configs/schema.json").resolve(), spec
+
+
+def test_schema_command_prints_json(capsys: pytest.CaptureFixture) -> None:
+    assert cli(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert "bronze" in schema["properties"] and schema["additionalProperties"] is False
+
+
+def test_explain_names_the_origin_of_each_value(capsys: pytest.CaptureFixture) -> None:
+    assert cli(["explain", "sales_orders"]) == 0
+    out = capsys.readouterr().out
+    assert "bucket: medallion-lake  # org defaults (dag_configs/defaults.yaml:" in out
+    assert "slack_channel: #sales-data-alerts  # domain defaults (dag_configs/sales/defaults.yaml:" in out
+    assert "tier: 1  # pipeline (dag_configs/sales/orders.yaml:" in out
+    assert "domain: sales  # derived from the file path" in out
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    copy = tmp_path / "project"
+    for part in ("dag_configs", "include/notebooks", "dbt_project"):
+        shutil.copytree(ROOT / part, copy / part, ignore=shutil.ignore_patterns("target", "logs"))
+    shutil.copy(ROOT / "airflow_settings.yaml", copy / "airflow_settings.yaml")
+    monkeypatch.setenv("MEDALLION_PROJECT_DIR", str(copy))
+    return copy
+
+
+def test_new_scaffolds_files_that_validate(project: Path, capsys: pytest.CaptureFixture) -> None:
+    assert cli(["new", "finance/invoices"]) == 0
+    for rel in (
+        "dag_configs/finance/invoices.yaml",
+        "include/notebooks/finance/invoices_silver.py",
+        "dbt_project/models/finance/invoices_daily.sql",
+        "dbt_project/target/manifest.json",
+    ):
+        assert (project / rel).is_file(), rel
+    assert cli(["validate", str(project / "dag_configs")]) == 0
+    assert "3 valid, 0 invalid" in capsys.readouterr().out
+    assert cli(["new", "finance/invoices"]) == 1  # never overwrites
+    assert cli(["new", "Finance"]) == 1
