@@ -1,0 +1,78 @@
+"""Property-based: mangled YAML never raises out of `validate` or the loader, never costs a good DAG."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from medallion.build.loader import load_dags
+from medallion.spec.project import load_project
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD = (ROOT / "dag_configs/sales/orders.yaml").read_text()
+LINES = GOOD.splitlines(keepends=True)
+SNIPPETS = [": ", "- ", "\t", "[", "{", "}", "'", '"', "&a", "*a", "!!python/object:os.system", "~", "\x00",
+            "null", "12", "true", "  ", "\n", "#", "kind: http", "2026-13-45", "é", "---\n", "..."]
+
+
+@st.composite
+def mangled(draw: st.DrawFn) -> str:
+    lines = list(LINES)
+    for _ in range(draw(st.integers(1, 6))):
+        op = draw(st.sampled_from(["delete", "duplicate", "insert", "swap", "truncate"]))
+        i = draw(st.integers(0, len(lines) - 1)) if lines else 0
+        if not lines:
+            break
+        if op == "delete":
+            lines.pop(i)
+        elif op == "duplicate":
+            lines.insert(i, lines[i])
+        elif op == "insert":
+            line = lines[i]
+            at = draw(st.integers(0, len(line)))
+            lines[i] = line[:at] + draw(st.sampled_from(SNIPPETS) | st.text(max_size=5)) + line[at:]
+        elif op == "swap":
+            j = draw(st.integers(0, len(lines) - 1))
+            lines[i], lines[j] = lines[j], lines[i]
+        else:
+            lines[i] = lines[i][: draw(st.integers(0, len(lines[i])))]
+    return "".join(lines)
+
+
+def project_with(text: str) -> Path:
+    root = Path(tempfile.mkdtemp(prefix="medallion-fuzz-")) / "dag_configs"
+    shutil.copytree(ROOT / "dag_configs", root)
+    (root / "sales/fuzzed.yaml").write_text(text, encoding="utf-8", errors="surrogatepass")
+    return root
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mangled())
+def test_validate_never_raises_and_keeps_good_specs(text: str) -> None:
+    root = project_with(text)
+    try:
+        project = load_project(root, connections=None)
+        good = (root / "sales/orders.yaml").resolve()
+        assert good in project.valid
+        fuzzed = (root / "sales/fuzzed.yaml").resolve()
+        for problem in project.problems(fuzzed):
+            assert problem.line >= 1 and problem.column >= 1 and problem.message
+    finally:
+        shutil.rmtree(root.parent, ignore_errors=True)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mangled())
+def test_loader_never_raises_and_keeps_good_dags(text: str) -> None:
+    root = project_with(text)
+    try:
+        dags = load_dags(root)
+        good = {"sales_orders", "marketing_customer_segments"}
+        assert good <= set(dags)
+        assert set(dags) - good in ({"sales_fuzzed"}, {"invalid__sales_fuzzed"})
+    finally:
+        shutil.rmtree(root.parent, ignore_errors=True)
