@@ -117,7 +117,7 @@ def test_cli_validate_reports_every_error_and_exits_nonzero(configs: Path, capsy
     assert "one.yaml:4:1: error: foo: unknown key 'foo'" in err
     assert "one.yaml:3:10: error: bronze.sources" in err
     assert "two.yaml:1:1: error" in err
-    assert "3 spec(s) checked: 1 valid, 2 invalid" in err
+    assert "4 spec(s) checked: 2 valid, 2 invalid" in err
 
 
 def test_cli_validate_passes_on_project_specs(capsys: pytest.CaptureFixture) -> None:

@@ -45,11 +45,16 @@ class _SafeLineLoader(yaml.SafeLoader):
     """Safe loader (no arbitrary objects) that refuses duplicate keys."""
 
 
-def _construct(node: yaml.Node, path: PathKey, file: str, positions: dict[PathKey, Position]) -> Any:
+#: libyaml's composer when available (≈10x faster); both keep node positions.
+_COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _construct(
+    node: yaml.Node, path: PathKey, file: str, positions: dict[PathKey, Position], loader: yaml.SafeLoader
+) -> Any:
     positions.setdefault(path, Position(file, node.start_mark.line + 1, node.start_mark.column + 1))
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
-        loader = _SafeLineLoader("")
         loader.flatten_mapping(node)
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node, deep=True)
@@ -60,11 +65,11 @@ def _construct(node: yaml.Node, path: PathKey, file: str, positions: dict[PathKe
                 raise _DocProblem(key_node, f"duplicate key {key!r}", "remove one of the two entries")
             child = (*path, key)
             positions[child] = Position(file, key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            out[key] = _construct(value_node, child, file, positions)
+            out[key] = _construct(value_node, child, file, positions, loader)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_construct(item, (*path, i), file, positions) for i, item in enumerate(node.value)]
-    return _SafeLineLoader("").construct_object(node, deep=True)
+        return [_construct(item, (*path, i), file, positions, loader) for i, item in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)
 
 
 class _DocProblem(Exception):
@@ -79,7 +84,7 @@ def load_yaml(path: Path | str, text: str | None = None) -> SourceDoc:
         if text is None:
             with open(path, encoding="utf-8") as stream:
                 text = stream.read()
-        node = yaml.compose(text, Loader=_SafeLineLoader)
+        node = yaml.compose(text, Loader=_COMPOSER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -91,7 +96,7 @@ def load_yaml(path: Path | str, text: str | None = None) -> SourceDoc:
         return SourceDoc(file, None, {(): Position(file, 1, 1)})
     positions: dict[PathKey, Position] = {}
     try:
-        data = _construct(node, (), file, positions)
+        data = _construct(node, (), file, positions, _SafeLineLoader(""))
     except _DocProblem as exc:
         mark = exc.node.start_mark
         raise YamlProblem(Problem(file, mark.line + 1, mark.column + 1, "", exc.message, exc.hint)) from None
