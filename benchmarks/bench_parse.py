@@ -19,7 +19,7 @@ from pathlib import Path
 
 os.environ.setdefault("AIRFLOW__COSMOS__ENABLE_TELEMETRY", "False")
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")
-import airflow  # noqa: E402,F401  (before cosmos)
+import airflow  # noqa: F401  (before cosmos)
 
 ROOT = Path(__file__).resolve().parents[1]
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 500
@@ -53,47 +53,93 @@ def handwritten(specs: list) -> dict:
     dbt_dir = ROOT / "dbt_project"
     for spec in specs:
         with DAG(
-            dag_id=spec.id, schedule="@daily", start_date=dt.datetime(2026, 11, 1, tzinfo=dt.UTC), catchup=False,
-            max_active_runs=1, tags=["domain:sales", "medallion"], auto_register=False,
-            default_args={"owner": "Sales Data Team", "retries": 2, "retry_delay": dt.timedelta(minutes=5),
-                          "on_failure_callback": PipelineFailureNotifier(spec)},
+            dag_id=spec.id,
+            schedule="@daily",
+            start_date=dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
+            catchup=False,
+            max_active_runs=1,
+            tags=["domain:sales", "medallion"],
+            auto_register=False,
+            default_args={
+                "owner": "Sales Data Team",
+                "retries": 2,
+                "retry_delay": dt.timedelta(minutes=5),
+                "on_failure_callback": PipelineFailureNotifier(spec),
+            },
         ) as dag:
             with TaskGroup("bronze") as bronze:
                 for src in ("orders", "customers"):
                     LandSqlSourceOperator(
-                        task_id=f"extract_{src}", source_name=src, conn_id="shop_db", query=f"SELECT * FROM {src}",
-                        bucket="medallion-lake", partition_key=f"bronze/sales/{src}/ds={{{{ ds }}}}/",
+                        task_id=f"extract_{src}",
+                        source_name=src,
+                        conn_id="shop_db",
+                        query=f"SELECT * FROM {src}",
+                        bucket="medallion-lake",
+                        partition_key=f"bronze/sales/{src}/ds={{{{ ds }}}}/",
                     )
-            bronze_gate = QualityGateOperator(task_id="bronze_gate", spec=spec, layer="bronze",
-                                              checks=list(spec.quality.bronze),
-                                              outlets=[Asset(name=f"{spec.id}.bronze", uri=f"medallion://{spec.id}/bronze")])
+            bronze_gate = QualityGateOperator(
+                task_id="bronze_gate",
+                spec=spec,
+                layer="bronze",
+                checks=list(spec.quality.bronze),
+                outlets=[Asset(name=f"{spec.id}.bronze", uri=f"medallion://{spec.id}/bronze")],
+            )
             with DatabricksWorkflowTaskGroup(
-                group_id="silver", databricks_conn_id="databricks_default",
-                job_clusters=[{"job_cluster_key": "shared", "new_cluster": {"spark_version": "15.4.x-scala2.12",
-                                                                            "node_type_id": "i3.xlarge", "num_workers": 2}}],
+                group_id="silver",
+                databricks_conn_id="databricks_default",
+                job_clusters=[
+                    {
+                        "job_cluster_key": "shared",
+                        "new_cluster": {
+                            "spark_version": "15.4.x-scala2.12",
+                            "node_type_id": "i3.xlarge",
+                            "num_workers": 2,
+                        },
+                    }
+                ],
                 notebook_params={"ds": "{{ ds }}"},
             ) as silver:
                 customers = DatabricksNotebookOperator(
-                    task_id="customers", notebook_path="/Workspace/medallion/include/notebooks/sales/customers_silver",
-                    source="WORKSPACE", job_cluster_key="shared", databricks_conn_id="databricks_default")
+                    task_id="customers",
+                    notebook_path="/Workspace/medallion/include/notebooks/sales/customers_silver",
+                    source="WORKSPACE",
+                    job_cluster_key="shared",
+                    databricks_conn_id="databricks_default",
+                )
                 orders = DatabricksNotebookOperator(
-                    task_id="orders", notebook_path="/Workspace/medallion/include/notebooks/sales/orders_silver",
-                    source="WORKSPACE", job_cluster_key="shared", databricks_conn_id="databricks_default")
+                    task_id="orders",
+                    notebook_path="/Workspace/medallion/include/notebooks/sales/orders_silver",
+                    source="WORKSPACE",
+                    job_cluster_key="shared",
+                    databricks_conn_id="databricks_default",
+                )
                 customers >> orders
-            silver_gate = QualityGateOperator(task_id="silver_gate", spec=spec, layer="silver",
-                                              checks=list(spec.quality.silver),
-                                              outlets=[Asset(name=f"{spec.id}.silver", uri=f"medallion://{spec.id}/silver")])
+            silver_gate = QualityGateOperator(
+                task_id="silver_gate",
+                spec=spec,
+                layer="silver",
+                checks=list(spec.quality.silver),
+                outlets=[Asset(name=f"{spec.id}.silver", uri=f"medallion://{spec.id}/silver")],
+            )
             gold = DbtTaskGroup(
                 group_id="gold",
                 project_config=ProjectConfig(dbt_project_path=dbt_dir, manifest_path=dbt_dir / "target/manifest.json"),
-                profile_config=ProfileConfig(profile_name="medallion", target_name="lakehouse",
-                                             profile_mapping=LakehouseProfileMapping("lakehouse")),
+                profile_config=ProfileConfig(
+                    profile_name="medallion",
+                    target_name="lakehouse",
+                    profile_mapping=LakehouseProfileMapping("lakehouse"),
+                ),
                 render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, select=["path:models/sales"]),
                 execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
                 operator_args={"install_deps": False},
             )
-            gold_gate = QualityGateOperator(task_id="gold_gate", spec=spec, layer="gold", checks=list(spec.quality.gold),
-                                            outlets=[Asset(name=f"{spec.id}.gold", uri=f"medallion://{spec.id}/gold")])
+            gold_gate = QualityGateOperator(
+                task_id="gold_gate",
+                spec=spec,
+                layer="gold",
+                checks=list(spec.quality.gold),
+                outlets=[Asset(name=f"{spec.id}.gold", uri=f"medallion://{spec.id}/gold")],
+            )
             bronze >> bronze_gate >> silver >> silver_gate >> gold >> gold_gate
         dags[spec.id] = dag
     return dags
@@ -138,8 +184,10 @@ def main() -> None:
         print(f"handwritten Python, same operators: {hand:.2f}s  ({hand / N * 1000:.1f} ms/DAG)")
         print(f"validate only (all {N} specs, cold): {t_validate:.2f}s")
         print(f"peak RSS of this process: {rss_mb:.0f} MB")
-        print(f"RESULT parse specs={N} seconds={factory:.2f} handwritten_seconds={hand:.2f} "
-              f"ratio_vs_handwritten={factory / hand:.2f} validate_seconds={t_validate:.2f} peak_rss_mb={rss_mb:.0f}")
+        print(
+            f"RESULT parse specs={N} seconds={factory:.2f} handwritten_seconds={hand:.2f} "
+            f"ratio_vs_handwritten={factory / hand:.2f} validate_seconds={t_validate:.2f} peak_rss_mb={rss_mb:.0f}"
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -15,8 +15,32 @@ from medallion.spec.project import load_project
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = (ROOT / "dag_configs/sales/orders.yaml").read_text()
 LINES = GOOD.splitlines(keepends=True)
-SNIPPETS = [": ", "- ", "\t", "[", "{", "}", "'", '"', "&a", "*a", "!!python/object:os.system", "~", "\x00",
-            "null", "12", "true", "  ", "\n", "#", "kind: http", "2026-13-45", "é", "---\n", "..."]
+SNIPPETS = [
+    ": ",
+    "- ",
+    "\t",
+    "[",
+    "{",
+    "}",
+    "'",
+    '"',
+    "&a",
+    "*a",
+    "!!python/object:os.system",
+    "~",
+    "\x00",
+    "null",
+    "12",
+    "true",
+    "  ",
+    "\n",
+    "#",
+    "kind: http",
+    "2026-13-45",
+    "é",
+    "---\n",
+    "...",
+]
 
 
 @st.composite
