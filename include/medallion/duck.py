@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 
 import duckdb
 
-LAYER_SCHEMAS = ("bronze", "silver", "gold", "quality")
+LAYER_SCHEMAS = ("bronze", "silver", "gold", "staging", "quality")
 
 
 def extension_directory() -> str:

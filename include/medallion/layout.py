@@ -29,3 +29,11 @@ MANIFEST_NAME = "_manifest.json"
 def asset_uri(pipeline_id: str, layer: str) -> str:
     """The Airflow Asset a layer publishes when its gate passes (consumers name it the same way)."""
     return f"medallion://{pipeline_id}/{layer}"
+
+
+STAGING_SCHEMA = "staging"
+
+
+def staging_table(spec: PipelineSpec, table: str) -> str:
+    """Where a notebook writes ``silver.x`` before its gate passes (write → audit → publish)."""
+    return f"{STAGING_SCHEMA}.{spec.id}__{table.split('.', 1)[1]}"

@@ -157,3 +157,18 @@ def test_cross_domain_consumer_builds_from_sales_gold(runtime, clean_run) -> Non
         con.close()
     assert sum(segments.values()) == stats.customers
     assert set(segments) <= {"vip", "regular", "occasional", "dormant"}
+
+
+def test_rejected_silver_data_is_never_published(runtime, clean_run, bad_run) -> None:
+    """Write → audit → publish: the failed gate left the last good silver table in place."""
+    state, _ = runtime
+    con = duck.connect(state["lakehouse"], read_only=True)
+    try:
+        public = con.execute("SELECT count(*), count(*) FILTER (WHERE status = 'lost') FROM silver.orders").fetchone()
+        staged = con.execute(
+            "SELECT count(*) FILTER (WHERE status = 'lost') FROM staging.sales_orders__orders"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert public[1] == 0 and staged == 25
+    assert clean_run.xcoms["silver_gate"]["published"] == ["silver.customers", "silver.orders"]

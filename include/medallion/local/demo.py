@@ -183,6 +183,7 @@ def demo() -> int:
         say(f"\n▶ run 2: {injected} orders with negative prices and an unknown status injected; re-running …")
         second = logged_run(DEMO_PIPELINE, DEMO_DATE, "run2-bad-data")
         print_summary(second, state["lakehouse"])
+        say("  silver tables kept their last good version; the rejected data stays in staging.* for inspection")
         gold_ran = any(t.startswith("gold.") and s == "success" for t, s in second.tasks.items())
         if second.tasks.get("silver_gate") != "failed" or gold_ran:
             ok = False

@@ -70,7 +70,30 @@ class QualityGateOperator(BaseOperator):
         context["ti"].xcom_push(key="report_uri", value=report["report_uri"])
         self._log_summary(report)
         self._decide(context, report)
+        report["published"] = self._publish_layer(BaseHook)
         return report
+
+    def _publish_layer(self, base_hook: Any) -> list[str]:
+        """Silver: swap the audited staging tables into place (only reached when the gate passed)."""
+        from medallion import layout
+        from medallion.quality.publish import publish
+
+        if self.layer != "silver" or self.spec.silver is None:
+            return []
+        tables = [t for nb in self.spec.silver.notebooks for t in nb.outputs]
+        pairs = [(layout.staging_table(self.spec, t), t) for t in tables]
+        try:
+            publish(base_hook.get_connection(connections.LAKEHOUSE_SQL), pairs)
+        except Exception as exc:
+            raise StepError(
+                f"{type(exc).__name__}: {exc}",
+                step="publish",
+                target=", ".join(tables),
+                kind="gate_infra",
+                hint="the data passed its gate but could not be published; the task retries",
+            ) from exc
+        self.log.info("published %s", ", ".join(f"{s} → {t}" for s, t in pairs))
+        return tables
 
     def _target_and_query(self, check: TableCheck, ds: str, s3: Any, base_hook: Any) -> tuple[Any, str]:
         from medallion import layout
@@ -93,7 +116,8 @@ class QualityGateOperator(BaseOperator):
             s3_settings = S3Settings.from_connection(base_hook.get_connection(connections.LAKE_S3))
             return duckdb_target(":memory:", s3_settings), f"SELECT * FROM read_parquet([{files}])"
         target = lakehouse_target(base_hook.get_connection(connections.LAKEHOUSE_SQL))
-        return target, f"SELECT * FROM {check.table}"
+        table = layout.staging_table(self.spec, check.table) if self.layer == "silver" else check.table
+        return target, f"SELECT * FROM {table}"
 
     def _report(self, context: Any, tables: list[dict[str, Any]]) -> dict[str, Any]:
         critical = sum(t["critical_failures"] for t in tables)

@@ -76,7 +76,11 @@ def build_silver_group(spec: PipelineSpec, pool: str | None = None) -> Any:
                 source=silver.source,
                 job_cluster_key=JOB_CLUSTER_KEY if shared else "",
                 existing_cluster_id=compute.existing_cluster_id or "",
-                notebook_params={**nb.parameters, "target_tables": ",".join(nb.outputs)},
+                # notebooks write staging tables; the silver gate publishes them once they pass
+                notebook_params={
+                    **nb.parameters,
+                    "target_tables": ",".join(layout.staging_table(spec, t) for t in nb.outputs),
+                },
                 polling_period_seconds=silver.polling_seconds,
                 execution_timeout=dt.timedelta(minutes=silver.timeout_minutes),
                 pool=pool,
