@@ -165,13 +165,15 @@ def send_email(alert: Alert, recipients: list[str], conn_id: str = connections.S
         hook._smtp_client.send_message(msg)
 
 
-def deliver(alert: Alert, spec: PipelineSpec) -> Delivery:
+def deliver(
+    alert: Alert, spec: PipelineSpec, *, slack_conn_id: str = connections.SLACK, smtp_conn_id: str = connections.SMTP
+) -> Delivery:
     """Slack first, e-mail too (and as fallback when Slack fails); never raises."""
     result = Delivery()
     routing = spec.alerts
     if routing.slack_channel:
         try:
-            send_slack(alert, routing.slack_channel)
+            send_slack(alert, routing.slack_channel, slack_conn_id)
             result.slack = "sent"
         except Exception as exc:
             result.slack = "failed"
@@ -179,7 +181,7 @@ def deliver(alert: Alert, spec: PipelineSpec) -> Delivery:
             log.error("alert not delivered to Slack %s: %s; falling back to e-mail", routing.slack_channel, exc)
     if routing.emails:
         try:
-            send_email(alert, list(routing.emails))
+            send_email(alert, list(routing.emails), smtp_conn_id)
             result.email = "sent"
         except Exception as exc:
             result.email = "failed"

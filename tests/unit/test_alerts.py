@@ -1,0 +1,223 @@
+"""Alerts: classification per failure class, Slack limits, secrets, and delivery fallbacks.
+
+Delivery goes through the real Slack provider hook (slack-sdk) and SMTP hook against the
+local capture servers; connections come from AIRFLOW_CONN_* variables.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from medallion.alerts.classify import classify, layer_of
+from medallion.alerts.message import HEADER_LIMIT, MAX_BLOCKS, SECTION_LIMIT, Alert
+from medallion.alerts.notifier import build_failure_alert, deliver
+from medallion.errors import StepError
+from medallion.local.slack_server import SlackServer, read_messages
+from medallion.local.smtp_server import SmtpServer, read_mail
+from medallion.spec.load import SpecLoader
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = SpecLoader(ROOT / "dag_configs").load(ROOT / "dag_configs/sales/orders.yaml")
+
+
+def chained(outer: Exception, inner: Exception) -> Exception:
+    outer.__cause__ = inner
+    return outer
+
+
+@pytest.mark.parametrize(
+    ("exc", "layer", "expected"),
+    [
+        (StepError("no rows", step="extract", target="orders", kind="empty_extract"), "bronze", "empty_extract"),
+        (
+            StepError("OperationalError: unable to open database file", step="connect", target="x"),
+            "bronze",
+            "source_unreachable",
+        ),
+        (
+            StepError('FATAL: password authentication failed for user "etl"', step="connect", target="x"),
+            "bronze",
+            "source_auth_failed",
+        ),
+        (StepError("OperationalError: no such column: amount", step="extract", target="x"), "bronze", "query_error"),
+        (StepError("ClientError: NoSuchBucket", step="upload", target="x"), "bronze", "s3_no_such_bucket"),
+        (
+            StepError("ClientError: An error occurred (AccessDenied)", step="upload", target="x"),
+            "bronze",
+            "s3_access_denied",
+        ),
+        (
+            StepError(
+                'EndpointConnectionError: Could not connect to the endpoint URL: "http://s3"', step="upload", target="x"
+            ),
+            "bronze",
+            "s3_unreachable",
+        ),
+        (
+            RuntimeError(
+                "Databricks job failed with state INTERNAL_ERROR. Message: Cluster c1 terminated. "
+                "Reason: Cloud provider launch failure"
+            ),
+            "silver",
+            "databricks_cluster_start",
+        ),
+        (
+            RuntimeError("Task failed. Final state FAILED. Errors: [{'error': 'java.lang.OutOfMemoryError'}]"),
+            "silver",
+            "databricks_oom",
+        ),
+        (RuntimeError("Task failed. Final state TIMEDOUT."), "silver", "databricks_timeout"),
+        (
+            RuntimeError("PERMISSION_DENIED: User does not have permission to run job"),
+            "silver",
+            "databricks_permission",
+        ),
+        (
+            RuntimeError("Task failed. Final state FAILED. Errors: [{'error': 'ValueError: bad orders'}]"),
+            "silver",
+            "databricks_notebook_exception",
+        ),
+        (
+            chained(RuntimeError("dbt command failed"), RuntimeError("Compilation Error in model x")),
+            "gold",
+            "dbt_compile_error",
+        ),
+        (
+            RuntimeError("Failure in test unique_daily_revenue_order_date (models/sales/schema.yml)"),
+            "gold",
+            "dbt_test_failure",
+        ),
+        (RuntimeError("Catalog Error: Table with name orders does not exist!"), "gold", "dbt_missing_relation"),
+        (KeyError("something nobody expected"), "gold", "unknown"),
+    ],
+)
+def test_classification(exc: Exception, layer: str, expected: str) -> None:
+    assert classify(exc, layer).name == expected
+
+
+def test_layer_of_task_ids() -> None:
+    assert [layer_of(t) for t in ("bronze.extract_orders", "silver_gate", "gold.daily_revenue.run", "x")] == [
+        "bronze",
+        "silver",
+        "gold",
+        None,
+    ]
+
+
+def fake_context(exc: Exception, task_id: str = "silver.orders") -> dict:
+    ti = SimpleNamespace(dag_id="sales_orders", task_id=task_id, try_number=3)
+    return {
+        "exception": exc,
+        "ti": ti,
+        "task": SimpleNamespace(retries=2),
+        "ds": "2026-11-20",
+        "run_id": "manual__2026-11-20",
+    }
+
+
+def test_huge_error_stays_within_block_kit_limits_and_hides_secrets() -> None:
+    exc = RuntimeError("Task failed. " + "x" * 20000 + " token=xoxb-123456789-secretsecret password=hunter2\n" * 40)
+    alert = build_failure_alert(SPEC, fake_context(exc))
+    blocks = alert.slack_blocks()
+    assert len(blocks) <= MAX_BLOCKS
+    assert len(blocks[0]["text"]["text"]) <= HEADER_LIMIT
+    assert all(len(b["text"]["text"]) <= SECTION_LIMIT for b in blocks if b["type"] == "section" and "text" in b)
+    rendered = json.dumps(blocks) + alert.text() + alert.email_html()
+    assert "hunter2" not in rendered and "secretsecret" not in rendered
+    assert "try 3 of 3" in alert.text() and "medallion run sales_orders --date 2026-11-20" in alert.text()
+
+
+@pytest.fixture
+def servers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[SlackServer, SmtpServer]]:
+    slack = SlackServer(store_dir=tmp_path / "slack", valid_tokens={"xoxb-good"}).start()
+    smtp = SmtpServer(store_dir=tmp_path / "mail").start()
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SMTP_TEST",
+        json.dumps(
+            {
+                "conn_type": "smtp",
+                "host": "127.0.0.1",
+                "port": smtp.port,
+                "extra": {
+                    "disable_ssl": True,
+                    "disable_tls": True,
+                    "from_email": "medallion@localhost",
+                    "retry_limit": 0,
+                },
+            }
+        ),
+    )
+    try:
+        yield slack, smtp
+    finally:
+        slack.stop()
+        smtp.stop()
+
+
+def slack_conn(monkeypatch: pytest.MonkeyPatch, slack: SlackServer, token: str) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SLACK_TEST",
+        json.dumps({"conn_type": "slack", "password": token, "extra": {"base_url": slack.url}}),
+    )
+
+
+def sample_alert() -> Alert:
+    return build_failure_alert(SPEC, fake_context(RuntimeError("Task failed. Final state TIMEDOUT.")))
+
+
+def test_delivers_to_slack_and_email(servers, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    slack, _ = servers
+    slack_conn(monkeypatch, slack, "xoxb-good")
+    result = deliver(sample_alert(), SPEC, slack_conn_id="slack_test", smtp_conn_id="smtp_test")
+    assert (result.slack, result.email) == ("sent", "sent")
+    message = read_messages(tmp_path / "slack")[-1]
+    assert message["channel"] == "#sales-data-alerts" and "Databricks notebook timed out" in message["text"]
+    mail = read_mail(tmp_path / "mail")[-1]
+    assert mail.get_body(("html",)) is not None and "TIMEDOUT" in mail.get_body(("plain",)).get_content()
+
+
+def test_invalid_token_falls_back_to_email(servers, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    slack, _ = servers
+    slack_conn(monkeypatch, slack, "xoxb-revoked")
+    result = deliver(sample_alert(), SPEC, slack_conn_id="slack_test", smtp_conn_id="smtp_test")
+    assert result.slack == "failed" and "invalid_auth" in result.errors[0]
+    assert result.email == "sent" and read_mail(tmp_path / "mail")
+
+
+def test_rate_limit_is_retried_after_retry_after(servers, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    slack, _ = servers
+    slack_conn(monkeypatch, slack, "xoxb-good")
+    slack.inject_rate_limit(count=1, retry_after=1)
+    assert deliver(sample_alert(), SPEC, slack_conn_id="slack_test", smtp_conn_id="smtp_test").slack == "sent"
+    assert len(read_messages(tmp_path / "slack")) == 1
+
+
+def test_everything_down_never_raises(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SLACK_TEST",
+        json.dumps({"conn_type": "slack", "password": "xoxb-x", "extra": {"base_url": "http://127.0.0.1:9/api/"}}),
+    )
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SMTP_TEST",
+        json.dumps(
+            {
+                "conn_type": "smtp",
+                "host": "127.0.0.1",
+                "port": 9,
+                "extra": {
+                    "disable_ssl": True,
+                    "disable_tls": True,
+                    "from_email": "a@b",
+                    "retry_limit": 0,
+                    "timeout": 2,
+                },
+            }
+        ),
+    )
+    result = deliver(sample_alert(), SPEC, slack_conn_id="slack_test", smtp_conn_id="smtp_test")
+    assert (result.slack, result.email) == ("failed", "failed")
