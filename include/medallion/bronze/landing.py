@@ -45,6 +45,7 @@ class Manifest:
     schema: list[dict[str, str]]
     files: list[str]
     file_details: list[LandedFile] = field(default_factory=list)
+    schema_drift: dict[str, Any] = field(default_factory=dict)
     version: int = 1
 
     def to_json(self) -> str:
@@ -97,3 +98,27 @@ def commit_partition(
     if stale:
         s3_hook.delete_objects(bucket=bucket, keys=stale)
     return manifest
+
+
+def previous_manifest(s3_hook: Any, bucket: str, dataset_prefix: str, partition_key: str) -> dict[str, Any] | None:
+    """The manifest of this partition or, failing that, of the latest earlier partition."""
+    current = read_manifest(s3_hook, bucket, partition_key)
+    if current is not None:
+        return current
+    keys = s3_hook.list_keys(bucket_name=bucket, prefix=dataset_prefix) or []
+    earlier = sorted(k for k in keys if k.endswith(MANIFEST_NAME) and k < partition_key + MANIFEST_NAME)
+    return json.loads(s3_hook.read_key(earlier[-1], bucket_name=bucket)) if earlier else None
+
+
+def schema_drift(previous: list[dict[str, str]] | None, current: list[dict[str, str]]) -> dict[str, Any]:
+    """Columns added, removed or retyped since the previous extract (empty dict: no drift)."""
+    if not previous:
+        return {}
+    before = {c["name"]: c["type"] for c in previous}
+    after = {c["name"]: c["type"] for c in current}
+    drift = {
+        "added": sorted(set(after) - set(before)),
+        "removed": sorted(set(before) - set(after)),
+        "retyped": {n: f"{before[n]} → {after[n]}" for n in sorted(set(before) & set(after)) if before[n] != after[n]},
+    }
+    return drift if any(drift.values()) else {}

@@ -43,7 +43,7 @@ class LandSqlSourceOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-        from medallion.bronze.landing import Manifest, commit_partition, schema_fields
+        from medallion.bronze.landing import Manifest, commit_partition, previous_manifest, schema_drift, schema_fields
         from medallion.bronze.sql_extract import stream_query_to_parquet
 
         target = f"source {self.source_name!r} (connection {self.conn_id!r})"
@@ -88,6 +88,16 @@ class LandSqlSourceOperator(BaseOperator):
             )
             s3 = S3Hook(aws_conn_id=self.aws_conn_id)
             dest = f"s3://{self.bucket}/{self.partition_key}"
+            dataset_prefix = self.partition_key.rsplit("ds=", 1)[0]
+            previous = _step(
+                "read previous manifest",
+                f"{target} → {dest}",
+                "check the lake bucket exists and the aws_lake connection may read it",
+                lambda: previous_manifest(s3, self.bucket, dataset_prefix, self.partition_key),
+            )
+            manifest.schema_drift = schema_drift(previous and previous.get("schema"), manifest.schema)
+            if manifest.schema_drift:
+                self.log.warning("schema drift in %s since the previous extract: %s", target, manifest.schema_drift)
             manifest = _step(
                 "upload",
                 f"{target} → {dest}",
@@ -103,6 +113,7 @@ class LandSqlSourceOperator(BaseOperator):
             "manifest": dest + "_manifest.json",
             "files": manifest.files,
             "schema": manifest.schema,
+            "schema_drift": manifest.schema_drift,
         }
 
     def _connect(self, target: str) -> Any:

@@ -65,6 +65,8 @@ class QualityGateOperator(BaseOperator):
                     kind="gate_infra",
                 ) from exc
             tables.append(result.to_dict())
+        if self.layer == "bronze":
+            tables += self._schema_drift(s3, ds)
         report = self._report(context, tables)
         report["report_uri"] = self._publish(s3, report)
         context["ti"].xcom_push(key="report_uri", value=report["report_uri"])
@@ -118,6 +120,23 @@ class QualityGateOperator(BaseOperator):
         target = lakehouse_target(base_hook.get_connection(connections.LAKEHOUSE_SQL))
         table = layout.staging_table(self.spec, check.table) if self.layer == "silver" else check.table
         return target, f"SELECT * FROM {table}"
+
+    def _schema_drift(self, s3: Any, ds: str) -> list[dict[str, Any]]:
+        """A warning outcome per source whose columns changed since the previous extract."""
+        from medallion import layout
+        from medallion.alerts.classify import load_catalog
+        from medallion.bronze.landing import read_manifest
+        from medallion.quality.gate import Outcome, TableGateResult
+
+        out = []
+        for source in self.spec.bronze.sources if self.spec.bronze else []:
+            manifest = read_manifest(s3, self.spec.lake.bucket, layout.bronze_partition_key(self.spec, source.name, ds))
+            drift = (manifest or {}).get("schema_drift") or {}
+            if drift:
+                hint = load_catalog().classes["schema_drift"].hint
+                outcome = Outcome("schema_drift", {}, "warning", False, observed=drift, hint=hint)
+                out.append(TableGateResult("bronze", source.name, "manifest schema", [outcome]).to_dict())
+        return out
 
     def _report(self, context: Any, tables: list[dict[str, Any]]) -> dict[str, Any]:
         critical = sum(t["critical_failures"] for t in tables)

@@ -1,0 +1,200 @@
+"""Bronze landing against a real S3 server (moto) and a real SQLite source, through the operator.
+
+Partition contents, manifest fields, idempotent re-runs, schema drift, empty extracts and the
+faults: source unreachable, query error, S3 down (nothing partial visible, a retry succeeds).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import boto3
+import pyarrow.parquet as pq
+import pytest
+from moto.server import ThreadedMotoServer
+
+from medallion.bronze.operator import LandSqlSourceOperator
+from medallion.errors import StepError
+
+BUCKET = "lake-test"
+PARTITION = "bronze/shop/orders/ds=2026-11-20/"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ThreadedMotoServer, object, int]]:
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AWS_TEST",
+        json.dumps(
+            {
+                "conn_type": "aws",
+                "login": "k",
+                "password": "s",
+                "extra": {"region_name": "us-east-1", "endpoint_url": f"http://127.0.0.1:{port}"},
+            }
+        ),
+    )
+    client = boto3.client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="us-east-1",
+        aws_access_key_id="k",
+        aws_secret_access_key="s",
+    )
+    client.create_bucket(Bucket=BUCKET)
+    try:
+        yield server, client, port
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    db = tmp_path / "src.sqlite"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE orders (order_id INTEGER, amount REAL, status TEXT)")
+    con.executemany("INSERT INTO orders VALUES (?,?,?)", [(i, i * 1.5, "paid") for i in range(2500)])
+    con.commit()
+    con.close()
+    monkeypatch.setenv("AIRFLOW_CONN_SRC_TEST", json.dumps({"conn_type": "sqlite", "host": str(db)}))
+    return db
+
+
+def operator(query: str = "SELECT * FROM orders", **kwargs) -> LandSqlSourceOperator:
+    return LandSqlSourceOperator(
+        task_id="extract_orders",
+        source_name="orders",
+        conn_id="src_test",
+        query=query,
+        bucket=BUCKET,
+        partition_key=PARTITION,
+        aws_conn_id="aws_test",
+        batch_rows=1000,
+        **kwargs,
+    )
+
+
+def context(try_number: int = 1) -> dict:
+    ti = SimpleNamespace(dag_id="shop_orders", task_id="bronze.extract_orders", try_number=try_number)
+    return {"ti": ti, "run_id": "manual__2026-11-20", "ds": "2026-11-20"}
+
+
+def keys(client) -> list[str]:
+    return sorted(o["Key"] for o in client.list_objects_v2(Bucket=BUCKET, Prefix=PARTITION).get("Contents", []))
+
+
+def manifest(client) -> dict:
+    return json.loads(client.get_object(Bucket=BUCKET, Key=PARTITION + "_manifest.json")["Body"].read())
+
+
+def read_rows(client, m: dict) -> int:
+    return sum(
+        pq.read_table(io.BytesIO(client.get_object(Bucket=BUCKET, Key=f.split("/", 3)[3])["Body"].read())).num_rows
+        for f in m["files"]
+    )
+
+
+def test_lands_a_committed_partition_with_manifest(s3, source) -> None:
+    _, client, _ = s3
+    result = operator().execute(context())
+    m = manifest(client)
+    assert result["rows"] == m["row_count"] == read_rows(client, m) == 2500
+    assert m["source"]["query"] == "SELECT * FROM orders" and m["run_id"] == "manual__2026-11-20"
+    assert m["logical_date"] == "2026-11-20" and m["bytes"] > 0 and len(m["checksum"]) == 64
+    assert [c["name"] for c in m["schema"]] == ["order_id", "amount", "status"]
+    assert keys(client) == sorted([PARTITION + "_manifest.json"] + [f.split("/", 3)[3] for f in m["files"]])
+
+
+def test_three_reruns_replace_the_partition_without_duplicates(s3, source) -> None:
+    _, client, _ = s3
+    for attempt in range(1, 4):
+        operator().execute(context(attempt))
+        m = manifest(client)
+        assert m["try_number"] == attempt and read_rows(client, m) == 2500
+        assert len(keys(client)) == 2  # one data file + the manifest: old files are gone
+
+
+def test_schema_drift_is_reported(s3, source) -> None:
+    _, client, _ = s3
+    operator().execute(context())
+    result = operator("SELECT order_id, CAST(amount AS TEXT) AS amount, 1 AS channel FROM orders").execute(context(2))
+    assert result["schema_drift"] == {
+        "added": ["channel"],
+        "removed": ["status"],
+        "retyped": {"amount": "double → string"},
+    }
+    assert manifest(client)["schema_drift"] == result["schema_drift"]
+
+
+@pytest.mark.parametrize("on_empty", ["warn", "allow"])
+def test_empty_extract_is_explicit(s3, source, on_empty: str) -> None:
+    _, client, _ = s3
+    result = operator("SELECT * FROM orders WHERE 1 = 0", on_empty=on_empty).execute(context())
+    assert result["rows"] == 0 and manifest(client)["row_count"] == 0
+
+
+def test_empty_extract_fails_by_default(s3, source) -> None:
+    with pytest.raises(StepError, match=r"\[extract orders\] the extract .* returned no rows") as info:
+        operator("SELECT * FROM orders WHERE 1 = 0").execute(context())
+    assert info.value.kind == "empty_extract"
+
+
+def test_source_unreachable_names_source_and_step(s3, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SRC_TEST", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "missing/dir/db.sqlite")})
+    )
+    with pytest.raises(StepError, match=r"^\[(connect|extract) source 'orders' \(connection 'src_test'\)\]"):
+        operator().execute(context())
+
+
+def test_query_error_names_the_step(s3, source) -> None:
+    with pytest.raises(StepError, match=r"^\[extract source 'orders'.*no such column: nope"):
+        operator("SELECT nope FROM orders").execute(context())
+
+
+def test_s3_down_during_commit_leaves_the_previous_partition_and_a_retry_succeeds(s3, source) -> None:
+    server, client, port = s3
+    operator().execute(context())
+    before = manifest(client)
+    con = sqlite3.connect(source)
+    con.execute("INSERT INTO orders VALUES (9999, 1.0, 'paid')")
+    con.commit()
+    con.close()
+
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    original = S3Hook.load_string
+
+    def s3_goes_away(self, *args, **kwargs):  # data files uploaded, then S3 dies before the manifest
+        server.stop()
+        return original(self, *args, **kwargs)
+
+    S3Hook.load_string = s3_goes_away
+    try:
+        with pytest.raises(StepError, match=r"\[upload source 'orders'.*\] EndpointConnectionError"):
+            operator().execute(context(2))
+    finally:
+        S3Hook.load_string = original
+    restarted = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    restarted.start()  # moto keeps its state in-process: same bucket, same objects
+    try:
+        assert manifest(client) == before and read_rows(client, before) == 2500  # readers see the old data only
+        operator().execute(context(3))
+        after = manifest(client)
+        assert read_rows(client, after) == 2501 and len(keys(client)) == 2  # orphan from the failed try removed
+    finally:
+        restarted.stop()
