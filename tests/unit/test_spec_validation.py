@@ -123,3 +123,14 @@ def test_cli_validate_reports_every_error_and_exits_nonzero(configs: Path, capsy
 def test_cli_validate_passes_on_project_specs(capsys: pytest.CaptureFixture) -> None:
     assert cli(["validate", str(ROOT / "dag_configs")]) == 0
     assert "0 invalid" in capsys.readouterr().out
+
+
+def test_a_bad_spec_never_leaks_into_shared_defaults(configs: Path) -> None:
+    """Regression (found by the fuzzer): merging used to write into the cached defaults document."""
+    from medallion.spec.project import load_project
+
+    text = (configs / "sales/orders.yaml").read_text()
+    (configs / "sales/aaa.yaml").write_text(text.replace("gold:\n  select:", "  select:"))
+    project = load_project(configs, connections=None)
+    assert not project.problems((configs / "sales/orders.yaml").resolve())
+    assert project.problems((configs / "sales/aaa.yaml").resolve())

@@ -17,6 +17,7 @@ from medallion.alerts.notifier import PipelineFailureNotifier
 from medallion.bronze.operator import LandSqlSourceOperator
 from medallion.build.docs import render_dag_doc
 from medallion.errors import Problem
+from medallion.quality.contract import layer_checks
 from medallion.quality.operator import QualityGateOperator
 from medallion.spec.models import PipelineSpec
 
@@ -102,7 +103,7 @@ def _gate(spec: PipelineSpec, layer: str, pool: str | None) -> QualityGateOperat
         task_id=f"{layer}_gate",
         spec=spec,
         layer=layer,
-        checks=list(getattr(spec.quality, layer)),
+        checks=layer_checks(spec, layer),
         outlets=[layer_asset(spec.id, layer)],
         pool=pool or "default_pool",
         doc_md=f"Great Expectations gate for the {layer} layer; publishes the `{spec.id}.{layer}` asset.",

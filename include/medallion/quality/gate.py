@@ -6,6 +6,7 @@ on; an expectation that could not be evaluated → infrastructure error (retried
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -81,8 +82,17 @@ def ge_class_name(expectation_type: str) -> str:
     return "".join(part.capitalize() for part in expectation_type.split("_"))
 
 
+REDACTED = "***redacted (PII)***"
+
+
 def run_table_check(
-    target: SqlTarget, check: TableCheck, query: str, *, layer: str, suite_name: str
+    target: SqlTarget,
+    check: TableCheck,
+    query: str,
+    *,
+    layer: str,
+    suite_name: str,
+    pii: set[str] = frozenset(),
 ) -> TableGateResult:
     """Validate ``query``'s rows against ``check`` and return outcomes in spec order."""
     gx = quiet_import_gx()
@@ -96,7 +106,12 @@ def run_table_check(
         asset = datasource.add_query_asset(name="batch", query=query)
         batch = asset.add_batch_definition_whole_table("whole")
         suite = context.suites.add(gx.ExpectationSuite(name=suite_name))
+        first_of: dict[str, int] = {}  # GE keeps one of identical expectations; evaluate each once
         for index, exp in enumerate(check.expectations):
+            key = _identity(exp)
+            if key in first_of:
+                continue
+            first_of[key] = index
             cls = getattr(gx.expectations, ge_class_name(exp.type))
             suite.add_expectation(cls(**exp.ge_kwargs(), meta={"medallion_index": index}))
         definition = context.validation_definitions.add(
@@ -104,8 +119,15 @@ def run_table_check(
         )
         result = definition.run(result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE})
     by_index = {int(r.expectation_config.meta["medallion_index"]): r for r in result.results}
-    outcomes = [_outcome(exp, by_index.get(i)) for i, exp in enumerate(check.expectations)]
+    outcomes = [_outcome(exp, by_index.get(first_of[_identity(exp)])) for exp in check.expectations]
+    for outcome, exp in zip(outcomes, check.expectations, strict=True):
+        if exp.column in pii or pii & set(exp.column_list or ()):
+            outcome.samples = [REDACTED for _ in outcome.samples]
     return TableGateResult(layer, check.table, query, outcomes)
+
+
+def _identity(exp: Expectation) -> str:
+    return exp.type + json.dumps(exp.ge_kwargs(), sort_keys=True, default=str)
 
 
 def _outcome(exp: Expectation, r: Any) -> Outcome:

@@ -7,6 +7,7 @@ points at the defaults file.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import hashlib
 from collections.abc import Iterable, Sequence
@@ -76,7 +77,7 @@ def _merge(layers: Sequence[tuple[str, SourceDoc]]) -> MergedDoc:
             if isinstance(item, dict) and isinstance(target.get(key), dict):
                 put(target[key], item, child, label, doc)
                 continue
-            target[key] = item
+            target[key] = copy.deepcopy(item)  # never alias a (cached) defaults document
             for stale in [k for k in positions if k[: len(child)] == child]:
                 positions.pop(stale, None)
                 origins.pop(stale, None)

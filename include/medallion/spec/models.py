@@ -198,7 +198,9 @@ class ContractColumn(StrictModel):
 class Contract(StrictModel):
     """What consumers may rely on for one published table."""
 
-    table: str = Field(description="schema.table, e.g. silver.orders or gold.daily_revenue")
+    table: Annotated[str, Field(pattern=r"^(silver|gold)\.[a-z][a-z0-9_]*$")] = Field(
+        description="the published table, e.g. silver.orders or gold.daily_revenue"
+    )
     columns: Annotated[list[ContractColumn], Field(min_length=1)]
     primary_key: list[str] = []
 

@@ -1,0 +1,39 @@
+"""Expectations derived from a data product's contract, so the contract is enforced, not just documented."""
+
+from __future__ import annotations
+
+from medallion.spec.models import Contract, Expectation, PipelineSpec, TableCheck
+
+
+def contract_expectations(contract: Contract) -> list[Expectation]:
+    """Columns exist; non-nullable columns have no nulls; the primary key is unique."""
+    hint = f"the data contract of {contract.table} promises this to consumers; fix the producer, or change the contract"
+    out = [Expectation(type="expect_column_to_exist", column=c.name, hint=hint) for c in contract.columns]
+    out += [
+        Expectation(type="expect_column_values_to_not_be_null", column=c.name, hint=hint)
+        for c in contract.columns
+        if not c.nullable
+    ]
+    if len(contract.primary_key) == 1:
+        out.append(Expectation(type="expect_column_values_to_be_unique", column=contract.primary_key[0], hint=hint))
+    elif contract.primary_key:
+        out.append(
+            Expectation(type="expect_compound_columns_to_be_unique", column_list=list(contract.primary_key), hint=hint)
+        )
+    return out
+
+
+def layer_checks(spec: PipelineSpec, layer: str) -> list[TableCheck]:
+    """The spec's suites for ``layer`` plus contract-derived expectations for the layer's tables."""
+    checks = {c.table: list(c.expectations) for c in getattr(spec.quality, layer)}
+    for contract in spec.contracts:
+        if contract.table.split(".", 1)[0] == layer:
+            existing = checks.setdefault(contract.table, [])
+            seen = {(e.type, repr(e.ge_kwargs())) for e in existing}
+            existing.extend(e for e in contract_expectations(contract) if (e.type, repr(e.ge_kwargs())) not in seen)
+    return [TableCheck(table=table, expectations=exps) for table, exps in checks.items()]
+
+
+def pii_columns(spec: PipelineSpec, table: str) -> set[str]:
+    """Columns whose values must never appear in samples, reports or alerts."""
+    return {c.name for contract in spec.contracts if contract.table == table for c in contract.columns if c.pii}
