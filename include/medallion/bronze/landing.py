@@ -46,6 +46,7 @@ class Manifest:
     files: list[str]
     file_details: list[LandedFile] = field(default_factory=list)
     schema_drift: dict[str, Any] = field(default_factory=dict)
+    watermark: dict[str, Any] = field(default_factory=dict)
     version: int = 1
 
     def to_json(self) -> str:
@@ -100,14 +101,17 @@ def commit_partition(
     return manifest
 
 
-def previous_manifest(s3_hook: Any, bucket: str, dataset_prefix: str, partition_key: str) -> dict[str, Any] | None:
-    """The manifest of this partition or, failing that, of the latest earlier partition."""
-    current = read_manifest(s3_hook, bucket, partition_key)
-    if current is not None:
-        return current
+def manifest_before(s3_hook: Any, bucket: str, dataset_prefix: str, partition_key: str) -> dict[str, Any] | None:
+    """The manifest of the latest partition committed before this one (dates sort as strings)."""
     keys = s3_hook.list_keys(bucket_name=bucket, prefix=dataset_prefix) or []
     earlier = sorted(k for k in keys if k.endswith(MANIFEST_NAME) and k < partition_key + MANIFEST_NAME)
     return json.loads(s3_hook.read_key(earlier[-1], bucket_name=bucket)) if earlier else None
+
+
+def previous_manifest(s3_hook: Any, bucket: str, dataset_prefix: str, partition_key: str) -> dict[str, Any] | None:
+    """The manifest of this partition or, failing that, of the latest earlier partition."""
+    current = read_manifest(s3_hook, bucket, partition_key)
+    return current if current is not None else manifest_before(s3_hook, bucket, dataset_prefix, partition_key)
 
 
 def schema_drift(previous: list[dict[str, str]] | None, current: list[dict[str, str]]) -> dict[str, Any]:

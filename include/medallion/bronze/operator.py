@@ -32,6 +32,8 @@ class LandSqlSourceOperator(BaseOperator):
         batch_rows: int = 100_000,
         compression: str = "zstd",
         aws_conn_id: str = connections.LAKE_S3,
+        incremental_column: str | None = None,
+        incremental_initial: Any = "1970-01-01",
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
@@ -39,14 +41,32 @@ class LandSqlSourceOperator(BaseOperator):
         self.bucket, self.partition_key = bucket, partition_key
         self.on_empty, self.batch_rows, self.compression = on_empty, batch_rows, compression
         self.aws_conn_id = aws_conn_id
+        self.incremental_column, self.incremental_initial = incremental_column, incremental_initial
 
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-        from medallion.bronze.landing import Manifest, commit_partition, previous_manifest, schema_drift, schema_fields
-        from medallion.bronze.sql_extract import stream_query_to_parquet
+        from medallion.bronze.landing import Manifest, commit_partition, schema_drift, schema_fields
+        from medallion.bronze.sql_extract import incremental_query, stream_query_to_parquet
 
         target = f"source {self.source_name!r} (connection {self.conn_id!r})"
+        s3 = S3Hook(aws_conn_id=self.aws_conn_id)
+        dest = f"s3://{self.bucket}/{self.partition_key}"
+        previous, before = self._history(s3, target, dest)
+        query, watermark = self.query, {}
+        if self.incremental_column:
+            reset = bool((context.get("params") or {}).get("reset_watermark"))
+            last = None if reset else ((before or {}).get("watermark") or {}).get("high")
+            low = self.incremental_initial if last is None else last
+            query = incremental_query(self.query, self.incremental_column, low)
+            watermark = {"column": self.incremental_column, "low": low, "reset": reset}
+            self.log.info(
+                "incremental extract of %s: %s > %r%s",
+                target,
+                self.incremental_column,
+                low,
+                " (watermark reset)" if reset else "",
+            )
         with tempfile.TemporaryDirectory(prefix="medallion-bronze-") as tmp:
             conn = self._connect(target)
             try:
@@ -56,24 +76,22 @@ class LandSqlSourceOperator(BaseOperator):
                     "check the query in the spec and run it by hand on the source",
                     lambda: stream_query_to_parquet(
                         conn,
-                        self.query,
+                        query,
                         Path(tmp) / "part.parquet",
                         batch_rows=self.batch_rows,
                         compression=self.compression,
+                        track_max=self.incremental_column,
                     ),
                 )
             finally:
                 conn.close()
             self.log.info("extracted %s rows from %s", f"{result.rows:,}", target)
             self._check_empty(result.rows, target)
+            if watermark:
+                watermark["high"] = _json_value(result.max_value) if result.max_value is not None else watermark["low"]
             ti = context["ti"]
             manifest = Manifest(
-                source={
-                    "name": self.source_name,
-                    "kind": "sql",
-                    "conn_id": self.conn_id,
-                    "query": self.query,
-                },
+                source={"name": self.source_name, "kind": "sql", "conn_id": self.conn_id, "query": query},
                 dag_id=ti.dag_id,
                 run_id=context["run_id"],
                 task_id=ti.task_id,
@@ -85,15 +103,7 @@ class LandSqlSourceOperator(BaseOperator):
                 checksum="",
                 schema=schema_fields(result.schema),
                 files=[],
-            )
-            s3 = S3Hook(aws_conn_id=self.aws_conn_id)
-            dest = f"s3://{self.bucket}/{self.partition_key}"
-            dataset_prefix = self.partition_key.rsplit("ds=", 1)[0]
-            previous = _step(
-                "read previous manifest",
-                f"{target} → {dest}",
-                "check the lake bucket exists and the aws_lake connection may read it",
-                lambda: previous_manifest(s3, self.bucket, dataset_prefix, self.partition_key),
+                watermark=watermark,
             )
             manifest.schema_drift = schema_drift(previous and previous.get("schema"), manifest.schema)
             if manifest.schema_drift:
@@ -114,7 +124,26 @@ class LandSqlSourceOperator(BaseOperator):
             "files": manifest.files,
             "schema": manifest.schema,
             "schema_drift": manifest.schema_drift,
+            "watermark": manifest.watermark,
         }
+
+    def _history(self, s3: Any, target: str, dest: str) -> tuple[dict | None, dict | None]:
+        """(manifest to compare schemas with, manifest of the latest earlier partition)."""
+        from medallion.bronze.landing import manifest_before, read_manifest
+
+        dataset_prefix = self.partition_key.rsplit("ds=", 1)[0]
+
+        def read() -> tuple[dict | None, dict | None]:
+            before = manifest_before(s3, self.bucket, dataset_prefix, self.partition_key)
+            current = read_manifest(s3, self.bucket, self.partition_key)
+            return (current or before), before
+
+        return _step(
+            "read previous manifest",
+            f"{target} → {dest}",
+            "check the lake bucket exists and the aws_lake connection may read it",
+            read,
+        )
 
     def _connect(self, target: str) -> Any:
         from airflow.sdk import BaseHook
@@ -152,3 +181,12 @@ def _step(step: str, target: str, hint: str, fn: Any) -> Any:
         raise
     except Exception as exc:
         raise StepError(f"{type(exc).__name__}: {exc}", step=step, target=target, hint=hint) from exc
+
+
+def _json_value(value: Any) -> Any:
+    """Watermarks are stored in JSON manifests: keep numbers, ISO-format dates, stringify the rest."""
+    if isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
+    return str(value)

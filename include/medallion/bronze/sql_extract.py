@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 _PY_TO_ARROW: list[tuple[type, pa.DataType]] = [
@@ -32,6 +33,7 @@ class ExtractResult:
     path: Path
     rows: int
     schema: pa.Schema
+    max_value: Any = None  # of ``track_max`` (the incremental watermark column)
 
 
 def infer_schema(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> pa.Schema:
@@ -63,7 +65,13 @@ def fetch_batches(cursor: Any, batch_rows: int) -> Iterator[list[Sequence[Any]]]
 
 
 def stream_query_to_parquet(
-    conn: Any, query: str, target: Path, *, batch_rows: int = 100_000, compression: str = "zstd"
+    conn: Any,
+    query: str,
+    target: Path,
+    *,
+    batch_rows: int = 100_000,
+    compression: str = "zstd",
+    track_max: str | None = None,
 ) -> ExtractResult:
     """Run ``query`` on a DB-API connection and write every row to ``target``."""
     cursor = conn.cursor()
@@ -72,21 +80,41 @@ def stream_query_to_parquet(
         columns = [d[0] for d in cursor.description or []]
         writer: pq.ParquetWriter | None = None
         schema: pa.Schema | None = None
-        total = 0
+        total, high = 0, None
+        if track_max is not None and track_max not in columns:
+            raise ValueError(f"watermark column {track_max!r} is not in the query's columns {columns}")
         try:
             for rows in fetch_batches(cursor, batch_rows):
                 if schema is None:
                     schema = infer_schema(columns, rows)
                     writer = pq.ParquetWriter(target, schema, compression=compression)
                 assert writer is not None
-                writer.write_batch(_to_batch(rows, schema))
+                batch = _to_batch(rows, schema)
+                writer.write_batch(batch)
                 total += len(rows)
+                if track_max is not None:
+                    batch_max = pc.max(batch.column(columns.index(track_max))).as_py()
+                    high = batch_max if high is None or (batch_max is not None and batch_max > high) else high
             if schema is None:  # empty result: still a valid, typed (all-string) file
                 schema = pa.schema([pa.field(c, pa.string()) for c in columns])
                 writer = pq.ParquetWriter(target, schema, compression=compression)
         finally:
             if writer is not None:
                 writer.close()
-        return ExtractResult(target, total, schema)
+        return ExtractResult(target, total, schema, high)
     finally:
         cursor.close()
+
+
+def sql_literal(value: Any) -> str:
+    """A value as a SQL literal (numbers bare, everything else quoted) for watermark filters."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int | float | decimal.Decimal):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def incremental_query(query: str, column: str, low: Any) -> str:
+    """Rows of ``query`` strictly newer than the watermark ``low``."""
+    return f"SELECT * FROM ({query}) medallion_src WHERE {column} > {sql_literal(low)}"

@@ -60,6 +60,7 @@ def build_dag(spec: PipelineSpec, warnings: Sequence[Problem] = ()) -> DAG:
         default_args=args,
         tags=sorted({f"domain:{spec.domain}", "medallion", *spec.tags, *([f"tier:{spec.tier}"] if spec.tier else [])}),
         doc_md=render_dag_doc(spec, warnings),
+        params=_params(spec),
         auto_register=False,
     )
     with dag:
@@ -77,6 +78,8 @@ def build_dag(spec: PipelineSpec, warnings: Sequence[Problem] = ()) -> DAG:
                         on_empty=src.on_empty,
                         batch_rows=src.batch_rows,
                         compression=spec.bronze.compression,
+                        incremental_column=src.incremental.column if src.incremental else None,
+                        incremental_initial=src.incremental.initial if src.incremental else "1970-01-01",
                     )
             upstream = bronze >> _gate(spec, "bronze", None)
         if spec.silver:
@@ -90,6 +93,19 @@ def build_dag(spec: PipelineSpec, warnings: Sequence[Problem] = ()) -> DAG:
             gold = build_gold_group(spec, default_args=args, pool=pool)
             _chain(upstream, gold) >> _gate(spec, "gold", pool)
     return dag
+
+
+def _params(spec: PipelineSpec) -> dict[str, Any]:
+    """Run-time switches an operator can set when triggering from the UI."""
+    from airflow.sdk import Param
+
+    if spec.bronze and any(src.incremental for src in spec.bronze.sources):
+        return {
+            "reset_watermark": Param(
+                False, type="boolean", description="re-extract incremental sources from their initial watermark"
+            )
+        }
+    return {}
 
 
 def _chain(upstream: Any, group: Any) -> Any:

@@ -106,6 +106,13 @@ class Quality(StrictModel):
     gold: list[TableCheck] = []
 
 
+class Incremental(StrictModel):
+    """Extract only rows newer than the last committed extract's high watermark."""
+
+    column: Identifier = Field(description="monotonic column, e.g. updated_at or an id")
+    initial: str | int | float = Field("1970-01-01", description="watermark of the very first run (and after a reset)")
+
+
 class SqlSource(StrictModel):
     """Rows from a query on an Airflow SQL connection (credentials live in the connection)."""
 
@@ -114,6 +121,7 @@ class SqlSource(StrictModel):
     conn_id: str
     query: str = Field(description="SELECT statement; Jinja templates such as {{ ds }} are rendered")
     on_empty: Literal["fail", "warn", "allow"] = "fail"
+    incremental: Incremental | None = None
     batch_rows: Annotated[int, Field(ge=1000, le=1_000_000)] = 100_000
 
 
