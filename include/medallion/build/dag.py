@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from airflow.sdk import DAG, Asset, TaskGroup
 
-from medallion import layout
+from medallion import layout, paths
+from medallion.alerts.deadline import deadline_alert
 from medallion.alerts.notifier import PipelineFailureNotifier
 from medallion.bronze.operator import LandSqlSourceOperator
 from medallion.build.docs import render_dag_doc
@@ -46,7 +48,7 @@ def default_args(spec: PipelineSpec) -> dict[str, Any]:
     }
 
 
-def build_dag(spec: PipelineSpec, warnings: Sequence[Problem] = ()) -> DAG:
+def build_dag(spec: PipelineSpec, warnings: Sequence[Problem] = (), config_dir: Path | None = None) -> DAG:
     """The DAG for one validated spec (not registered globally; the loader exposes it)."""
     args = default_args(spec)
     pool = spec.defaults.lakehouse_pool
@@ -61,6 +63,7 @@ def build_dag(spec: PipelineSpec, warnings: Sequence[Problem] = ()) -> DAG:
         tags=sorted({f"domain:{spec.domain}", "medallion", *spec.tags, *([f"tier:{spec.tier}"] if spec.tier else [])}),
         doc_md=render_dag_doc(spec, warnings),
         params=_params(spec),
+        deadline=deadline_alert(spec, config_dir or paths.project_root() / "dag_configs"),
         auto_register=False,
     )
     with dag:

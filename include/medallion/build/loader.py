@@ -65,7 +65,7 @@ def load_dags(config_dir: Path) -> dict[str, DAG]:
             if wanted and wanted != item.spec.dag_id:
                 continue
             try:
-                dags[item.spec.dag_id] = build_dag(item.spec, warnings=project.problems(path))
+                dags[item.spec.dag_id] = build_dag(item.spec, warnings=project.problems(path), config_dir=root)
                 continue
             except Exception as exc:  # a factory bug must not take other pipelines down either
                 log.error("could not build %s:\n%s", path, traceback.format_exc())
