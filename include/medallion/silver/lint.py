@@ -235,7 +235,9 @@ class _Visitor(ast.NodeVisitor):
         self.file = file
         self.lines = lines
         self.findings: list[LintFinding] = []
-        self.string_names: dict[str, list[ast.expr]] = {}
+        # values assigned to each plain name, to resolve ``q = "CREATE ..."; spark.sql(q)``
+        self.assignments: dict[str, list[ast.expr]] = {}
+        self.defined: set[str] = set()  # names the notebook binds itself (shadow star imports)
         # local name -> pyspark function it stands for (``from pyspark.sql.functions import udf as u``)
         self.imported: dict[str, str] = {}
         self.star_import = False
@@ -243,32 +245,33 @@ class _Visitor(ast.NodeVisitor):
     # -- positions
 
     def add(self, node: ast.AST, rule: str, message: str) -> None:
-        line = getattr(node, "lineno", 1)
-        offset = getattr(node, "col_offset", 0)
+        self.add_at(getattr(node, "lineno", 1), getattr(node, "col_offset", 0), rule, message)
+
+    def add_attribute(self, node: ast.Attribute, rule: str, message: str) -> None:
+        """Point at the attribute's name rather than at the start of the whole chain."""
+        if node.end_lineno is None or node.end_col_offset is None:
+            self.add(node, rule, message)
+        else:
+            self.add_at(node.end_lineno, max(node.end_col_offset - len(node.attr), 0), rule, message)
+
+    def add_at(self, line: int, offset: int, rule: str, message: str) -> None:
         text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
         # ast offsets are UTF-8 byte offsets; report characters, 1-based
         column = len(text.encode("utf-8")[:offset].decode("utf-8", errors="ignore")) + 1
         self.findings.append(_finding(self.file, line, column, rule, message))
-
-    def add_attribute(self, node: ast.Attribute, rule: str, message: str) -> None:
-        """Point at ``.name`` rather than at the start of the whole chain."""
-        end_line, end_col = node.end_lineno, node.end_col_offset
-        if end_line is None or end_col is None:
-            self.add(node, rule, message)
-            return
-        target = ast.AST()
-        target.lineno = end_line  # type: ignore[attr-defined]
-        target.col_offset = max(end_col - len(node.attr), 0)  # type: ignore[attr-defined]
-        self.add(target, rule, message)
 
     # -- string resolution
 
     def visit_Module(self, node: ast.Module) -> None:
         for child in ast.walk(node):
             if isinstance(child, ast.Assign) and len(child.targets) == 1 and isinstance(child.targets[0], ast.Name):
-                self.string_names.setdefault(child.targets[0].id, []).append(child.value)
+                self.assignments.setdefault(child.targets[0].id, []).append(child.value)
             elif isinstance(child, ast.AnnAssign) and isinstance(child.target, ast.Name) and child.value is not None:
-                self.string_names.setdefault(child.target.id, []).append(child.value)
+                self.assignments.setdefault(child.target.id, []).append(child.value)
+            if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store):
+                self.defined.add(child.id)
+            elif isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                self.defined.add(child.name)
         self.generic_visit(node)
 
     def leading_text(self, node: ast.AST, depth: int = 0) -> str | None:
@@ -289,8 +292,8 @@ class _Visitor(ast.NodeVisitor):
             return self.leading_text(node.left, depth + 1)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format":
             return self.leading_text(node.func.value, depth + 1)
-        if isinstance(node, ast.Name) and len(self.string_names.get(node.id, [])) == 1:
-            return self.leading_text(self.string_names[node.id][0], depth + 1)
+        if isinstance(node, ast.Name) and len(self.assignments.get(node.id, [])) == 1:
+            return self.leading_text(self.assignments[node.id][0], depth + 1)
         return None
 
     # -- imports
@@ -339,7 +342,7 @@ class _Visitor(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Name(self, node: ast.Name) -> None:
-        if isinstance(node.ctx, ast.Load) and self.star_import and node.id not in self.string_names:
+        if isinstance(node.ctx, ast.Load) and self.star_import and node.id not in self.defined:
             if node.id in _UDF_NAMES:
                 self.add(node, UDF, f"{node.id} (star-imported from pyspark): Python UDFs do not run on sqlframe")
             elif node.id == "monotonically_increasing_id":
@@ -358,7 +361,7 @@ class _Visitor(ast.NodeVisitor):
         func = node.func
         name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
         if isinstance(func, ast.Name):
-            name = self.imported.get(func.id, func.id if self.star_import else None)
+            name = self.imported.get(func.id, func.id if self.star_import and func.id not in self.defined else None)
         if isinstance(func, ast.Attribute) and name in _SQL_METHODS:
             self._check_sql_call(node)
         if isinstance(func, ast.Attribute) and name == "format" and node.args and not _is_string_literal(func.value):
@@ -399,6 +402,6 @@ class _Visitor(ast.NodeVisitor):
             self.add(
                 fmt,
                 QUOTED_DATETIME_FORMAT,
-                f"{name} with a quoted literal in its format ({text!r}): DuckDB's strptime does not "
-                "understand Spark's '...' escapes",
+                f"{name} with a quoted literal in its format ({text!r}): DuckDB's strptime/strftime "
+                "do not understand Spark's '...' escapes (parse errors, or quotes left in the output)",
             )

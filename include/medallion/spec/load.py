@@ -67,29 +67,25 @@ def config_root_of(path: Path) -> Path:
 
 
 def _merge(layers: Sequence[tuple[str, SourceDoc]]) -> MergedDoc:
+    """Deep-merge the layers' data; later layers win. Positions and origins are layered the
+    same way (a path a later layer sets points at that layer; paths that no longer exist in the
+    data are never asked for, so leftovers from replaced lists are harmless)."""
     data: dict[str, Any] = {}
     positions: dict[PathKey, Position] = {}
     origins: dict[PathKey, str] = {}
 
-    def put(target: dict[str, Any], value: dict[str, Any], path: PathKey, label: str, doc: SourceDoc) -> None:
+    def put(target: dict[str, Any], value: dict[str, Any]) -> None:
         for key, item in value.items():
-            child = (*path, key)
             if isinstance(item, dict) and isinstance(target.get(key), dict):
-                put(target[key], item, child, label, doc)
-                continue
-            target[key] = copy.deepcopy(item)  # never alias a (cached) defaults document
-            for stale in [k for k in positions if k[: len(child)] == child]:
-                positions.pop(stale, None)
-                origins.pop(stale, None)
-            for k, pos in doc.positions.items():
-                if k[: len(child)] == child:
-                    positions[k] = pos
-                    origins[k] = label
+                put(target[key], item)
+            else:
+                target[key] = copy.deepcopy(item)  # never alias a (cached) defaults document
 
     for label, doc in layers:
-        positions.setdefault((), doc.position(()))
         if isinstance(doc.data, dict):
-            put(data, doc.data, (), label, doc)
+            put(data, doc.data)
+            positions.update(doc.positions)
+            origins.update(dict.fromkeys(doc.positions, label))
     positions[()] = layers[-1][1].position(())
     return MergedDoc(data, positions, origins)
 
