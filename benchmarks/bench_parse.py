@@ -23,7 +23,7 @@ import airflow  # noqa: F401  (before cosmos)
 
 ROOT = Path(__file__).resolve().parents[1]
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 500
-ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 2
+ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 3
 
 
 def generate_specs(target: Path, n: int) -> Path:

@@ -93,7 +93,7 @@ def build_dag(spec: PipelineSpec, warnings: Sequence[Problem] = (), config_dir: 
         if spec.gold:
             from medallion.gold.dbt import build_gold_group
 
-            gold = build_gold_group(spec, default_args=args, pool=pool)
+            gold = build_gold_group(spec, pool=pool)  # tasks inherit the DAG's default_args
             _chain(upstream, gold) >> _gate(spec, "gold", pool)
     return dag
 

@@ -20,7 +20,7 @@ def manifest_path(project_dir: Path) -> Path:
     return project_dir / "target" / "manifest.json"
 
 
-def build_gold_group(spec: PipelineSpec, default_args: dict[str, Any], pool: str | None = None) -> Any:
+def build_gold_group(spec: PipelineSpec, pool: str | None = None) -> Any:
     """Create the ``gold`` DbtTaskGroup in the current DAG context and return it."""
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
     from cosmos.constants import InvocationMode, LoadMode, TestBehavior
@@ -50,6 +50,5 @@ def build_gold_group(spec: PipelineSpec, default_args: dict[str, Any], pool: str
         ),
         execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
         operator_args={"install_deps": False, "pool": pool} if pool else {"install_deps": False},
-        default_args=default_args,
         tooltip="dbt models and tests (astronomer-cosmos)",
     )
