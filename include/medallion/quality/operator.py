@@ -18,6 +18,9 @@ except ImportError:  # pragma: no cover
     from airflow.exceptions import AirflowFailException
 
 
+VOLUME_LOOKBACK_MAX = 60
+
+
 class QualityGateFailed(AirflowFailException):
     """Critical expectations failed; carries the gate report for the alert."""
 
@@ -40,12 +43,15 @@ class QualityGateOperator(BaseOperator):
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
         from airflow.sdk import BaseHook
 
+        from medallion.quality.contract import pii_columns
         from medallion.quality.gate import run_table_check
+        from medallion.quality.volume import with_volume_expectation
 
         s3 = S3Hook(aws_conn_id=connections.LAKE_S3)
         ds = context["ds"]
         tables = []
-        for check in self.checks:
+        for declared in self.checks:
+            check = with_volume_expectation(declared, self._history(s3, ds, declared.table))
             target, query = self._target_and_query(check, ds, s3, BaseHook)
             self.log.info("validating %s %s (%d expectations)", self.layer, check.table, len(check.expectations))
             try:
@@ -55,6 +61,7 @@ class QualityGateOperator(BaseOperator):
                     query,
                     layer=self.layer,
                     suite_name=f"{self.spec.id}.{self.layer}.{check.table}",
+                    pii=pii_columns(self.spec, check.table),
                 )
             except Exception as exc:
                 raise StepError(
@@ -120,6 +127,21 @@ class QualityGateOperator(BaseOperator):
         target = lakehouse_target(base_hook.get_connection(connections.LAKEHOUSE_SQL))
         table = layout.staging_table(self.spec, check.table) if self.layer == "silver" else check.table
         return target, f"SELECT * FROM {table}"
+
+    def _history(self, s3: Any, ds: str, table: str) -> list[int]:
+        """Row counts of ``table`` in this layer's reports of earlier dates, oldest first."""
+        from medallion import layout
+        from medallion.quality.volume import row_counts_from_reports
+
+        prefix = layout.quality_report_key(self.spec, self.layer, ds, "report", "json").rsplit("ds=", 1)[0]
+        keys = sorted(
+            k
+            for k in s3.list_keys(bucket_name=self.spec.lake.bucket, prefix=prefix) or []
+            if k.endswith("/report.json") and k < f"{prefix}ds={ds}/"
+        )
+        return row_counts_from_reports(
+            (json.loads(s3.read_key(k, bucket_name=self.spec.lake.bucket)) for k in keys[-VOLUME_LOOKBACK_MAX:]), table
+        )
 
     def _schema_drift(self, s3: Any, ds: str) -> list[dict[str, Any]]:
         """A warning outcome per source whose columns changed since the previous extract."""

@@ -91,11 +91,27 @@ class Expectation(StrictModel):
         return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
 
 
+class VolumeCheck(StrictModel):
+    """Row count compared with the average of the last successful runs of the same gate."""
+
+    lookback_runs: Annotated[int, Field(ge=1, le=60)] = 7
+    min_history: Annotated[int, Field(ge=1)] = 3
+    tolerance: Annotated[float, Field(gt=0)] = Field(0.5, description="allowed deviation from the average (0.5 = ±50%)")
+    severity: Severity = Severity.warning
+
+
 class TableCheck(StrictModel):
     """A suite: the expectations one dataset (bronze) or table (silver/gold) must meet."""
 
     table: str = Field(description="bronze: a source name; silver/gold: schema.table, e.g. silver.orders")
-    expectations: Annotated[list[Expectation], Field(min_length=1)]
+    expectations: list[Expectation] = []
+    volume: VolumeCheck | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> TableCheck:
+        if not self.expectations and self.volume is None:
+            raise ValueError(f"the suite of {self.table} needs expectations or a volume check")
+        return self
 
 
 class Quality(StrictModel):
