@@ -260,3 +260,59 @@ def test_freshness_sla_becomes_a_deadline_alert_that_notifies_owners(tmp_path: P
     text = read_messages(tmp_path / "slack")[-1]["text"]
     assert "Data is late" in text and "freshness SLA 26 h" in text and "still running" in text
     assert read_mail(tmp_path / "mail")
+
+
+@pytest.fixture
+def alert_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    import socket
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from medallion.alerts.state import S3AlertState
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AWS_ALERTS_TEST",
+        json.dumps(
+            {
+                "conn_type": "aws",
+                "login": "k",
+                "password": "s",
+                "extra": {"region_name": "us-east-1", "endpoint_url": f"http://127.0.0.1:{port}"},
+            }
+        ),
+    )
+    boto3.client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="us-east-1",
+        aws_access_key_id="k",
+        aws_secret_access_key="s",
+    ).create_bucket(Bucket="lake")
+    try:
+        yield S3AlertState("lake", SPEC.id, aws_conn_id="aws_alerts_test")
+    finally:
+        server.stop()
+
+
+def test_repeated_failure_is_deduplicated_and_follow_ups_share_the_run_thread(
+    servers, alert_state, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    slack, _ = servers
+    slack_conn(monkeypatch, slack, "xoxb-good")
+
+    def send(exc: Exception, task: str):
+        alert = build_failure_alert(SPEC, fake_context(exc, task))
+        return deliver(alert, SPEC, state=alert_state, slack_conn_id="slack_test", smtp_conn_id="smtp_test")
+
+    assert send(RuntimeError("Task failed. Final state TIMEDOUT."), "silver.orders").slack == "sent"
+    assert send(RuntimeError("Task failed. Final state TIMEDOUT."), "silver.orders").slack == "deduplicated"
+    assert send(RuntimeError("Catalog Error: Table with name x does not exist!"), "gold.x.run").slack == "sent"
+    messages = read_messages(tmp_path / "slack")
+    assert len(messages) == 2 and len(read_mail(tmp_path / "mail")) == 2
+    assert messages[0]["thread_ts"] is None and messages[1]["thread_ts"] == messages[0]["ts"]

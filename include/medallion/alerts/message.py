@@ -55,6 +55,8 @@ class Alert:
     owners: list[str] = field(default_factory=list)
     links: dict[str, str] = field(default_factory=dict)
     commands: dict[str, str] = field(default_factory=dict)
+    run_id: str = ""
+    fingerprint: str = ""  # same failure repeated → same fingerprint (deduplication)
 
     @property
     def headline(self) -> str:

@@ -6,6 +6,7 @@ and nothing here raises into the task.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -16,6 +17,7 @@ from airflow.sdk import BaseNotifier
 from medallion import connections
 from medallion.alerts.classify import classify, details_of, expectation_hint, layer_of, load_catalog
 from medallion.alerts.message import Alert, scrub, truncate
+from medallion.alerts.state import S3AlertState, fingerprint, run_key
 from medallion.spec.models import PipelineSpec
 
 log = logging.getLogger(__name__)
@@ -107,6 +109,8 @@ def build_failure_alert(spec: PipelineSpec, context: Any) -> Alert:
         owners=_owners(spec),
         links=_links(context, report.get("report_uri")),
         commands=_commands(spec.id, ti.task_id, str(context.get("ds"))),
+        run_id=str(context.get("run_id") or ""),
+        fingerprint=fingerprint(spec.id, ti.task_id, cls.name, message.splitlines()[0] if message else ""),
     )
 
 
@@ -131,11 +135,13 @@ def build_gate_warning_alert(spec: PipelineSpec, context: Any, report: dict[str,
         owners=_owners(spec),
         links=_links(context, report.get("report_uri")),
         commands=_commands(spec.id, ti.task_id, str(context.get("ds"))),
+        run_id=str(context.get("run_id") or ""),
+        fingerprint=fingerprint(spec.id, ti.task_id, cls.name, " ".join(details)),
     )
 
 
-def send_slack(alert: Alert, channel: str, conn_id: str = connections.SLACK) -> None:
-    """Post through the Slack provider's hook (slack-sdk), retrying 429 and 5xx."""
+def send_slack(alert: Alert, channel: str, conn_id: str = connections.SLACK, thread_ts: str | None = None) -> str:
+    """Post through the Slack provider's hook (slack-sdk), retrying 429 and 5xx; returns the ts."""
     from airflow.providers.slack.hooks.slack import SlackHook
     from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler, ServerErrorRetryHandler
 
@@ -146,7 +152,10 @@ def send_slack(alert: Alert, channel: str, conn_id: str = connections.SLACK) -> 
             ServerErrorRetryHandler(max_retry_count=2),
         ],
     )
-    hook.client.chat_postMessage(channel=channel, text=alert.text(), blocks=alert.slack_blocks())
+    response = hook.client.chat_postMessage(
+        channel=channel, text=alert.text(), blocks=alert.slack_blocks(), thread_ts=thread_ts
+    )
+    return str(response["ts"])
 
 
 def send_email(alert: Alert, recipients: list[str], conn_id: str = connections.SMTP) -> None:
@@ -166,15 +175,33 @@ def send_email(alert: Alert, recipients: list[str], conn_id: str = connections.S
 
 
 def deliver(
-    alert: Alert, spec: PipelineSpec, *, slack_conn_id: str = connections.SLACK, smtp_conn_id: str = connections.SMTP
+    alert: Alert,
+    spec: PipelineSpec,
+    *,
+    state: S3AlertState | None = None,
+    slack_conn_id: str = connections.SLACK,
+    smtp_conn_id: str = connections.SMTP,
 ) -> Delivery:
-    """Slack first, e-mail too (and as fallback when Slack fails); never raises."""
+    """Slack (in the run's thread) and e-mail, unless the same alert went out recently; never raises."""
     result = Delivery()
     routing = spec.alerts
+    now = dt.datetime.now(dt.UTC)
+    key = f"dedup/{alert.fingerprint}.json" if alert.fingerprint else None
+    if state is not None and key:
+        previous = state.get(key)
+        if previous and now - dt.datetime.fromisoformat(previous["sent_at"]) < dt.timedelta(
+            minutes=routing.dedup_minutes
+        ):
+            log.info("alert %s already sent at %s: not repeated", alert.failure_class, previous["sent_at"])
+            return Delivery(slack="deduplicated", email="deduplicated")
+    thread = state.get(run_key(alert.run_id)) if state is not None and alert.run_id else None
     if routing.slack_channel:
         try:
-            send_slack(alert, routing.slack_channel, slack_conn_id)
+            in_thread = thread["ts"] if thread and thread.get("channel") == routing.slack_channel else None
+            ts = send_slack(alert, routing.slack_channel, slack_conn_id, thread_ts=in_thread)
             result.slack = "sent"
+            if state is not None and alert.run_id and not in_thread:
+                state.put(run_key(alert.run_id), {"channel": routing.slack_channel, "ts": ts})
         except Exception as exc:
             result.slack = "failed"
             result.errors.append(f"slack: {scrub(str(exc))}")
@@ -189,7 +216,13 @@ def deliver(
             log.error("alert not delivered by e-mail to %s: %s", routing.emails, exc)
     if result.slack != "sent" and result.email != "sent":
         log.error("ALERT NOT DELIVERED ANYWHERE (%s):\n%s", result.errors, alert.text())
+    elif state is not None and key:
+        state.put(key, {"sent_at": now.isoformat(), "class": alert.failure_class, "task": alert.task})
     return result
+
+
+def lake_state(spec: PipelineSpec) -> S3AlertState:
+    return S3AlertState(spec.lake.bucket, spec.id)
 
 
 class PipelineFailureNotifier(BaseNotifier):
@@ -207,9 +240,9 @@ class PipelineFailureNotifier(BaseNotifier):
         except Exception:  # a bug here must not hide the task's own failure
             log.exception("could not build the failure alert")
             return
-        delivery = deliver(alert, self.spec)
+        delivery = deliver(alert, self.spec, state=lake_state(self.spec))
         log.info("failure alert %s: slack=%s email=%s", alert.failure_class, delivery.slack, delivery.email)
 
 
 def notify_gate_warning(spec: PipelineSpec, context: Any, report: dict[str, Any]) -> Delivery:
-    return deliver(build_gate_warning_alert(spec, context, report), spec)
+    return deliver(build_gate_warning_alert(spec, context, report), spec, state=lake_state(spec))

@@ -43,6 +43,9 @@ class AlertRouting(StrictModel):
     emails: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]] = []
     runbook: str | None = Field(None, description="URL of the pipeline's runbook")
     hints: dict[str, str] = Field({}, description="Override catalog hints by failure class, e.g. empty_extract")
+    dedup_minutes: Annotated[int, Field(ge=0)] = Field(
+        60, description="Do not repeat the same alert within this window"
+    )
 
 
 ExpectationType = Literal[
