@@ -131,10 +131,12 @@ def serve(
             pass
     finally:
         for service in reversed(started):
+            began = time.monotonic()
             try:
                 service.stop()
             except Exception as exc:  # keep stopping the others
                 print(f"warning: could not stop {type(service).__name__}: {exc}", file=sys.stderr)
+            print(f"stopped {type(service).__name__} in {time.monotonic() - began:.1f}s", flush=True)
 
 
 def _port_open(port: int) -> bool:
@@ -177,7 +179,7 @@ def start_background(timeout: float = 60) -> dict[str, Any]:
     return state
 
 
-def stop_background(timeout: float = 20) -> bool:
+def stop_background(timeout: float = 8) -> bool:
     """Stop the process recorded in the state file; True if one was running."""
     state_file = _state_file()
     if not state_file.exists():
