@@ -63,6 +63,17 @@ def _explain(args: argparse.Namespace) -> int:
     return 1
 
 
+def _lint(args: argparse.Namespace) -> int:
+    from medallion.silver.lint import lint_paths
+
+    targets = [Path(p) for p in args.paths] or [paths.project_root() / "include" / "notebooks"]
+    findings = lint_paths(targets)
+    for finding in findings:
+        print(finding.format(), file=sys.stderr)
+    print(f"{len(findings)} portability finding(s)", file=sys.stderr if findings else sys.stdout)
+    return 1 if findings else 0
+
+
 def _schema(_: argparse.Namespace) -> int:
     from medallion.spec.schema import schema_text
 
@@ -106,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("new", help="scaffold a spec, a notebook and a dbt model: medallion new <domain>/<name>")
     p.add_argument("target")
     p.set_defaults(func=_new)
+    p = sub.add_parser("lint", help="check notebooks stay in the portable PySpark subset")
+    p.add_argument("paths", nargs="*", help="notebooks or folders (default: include/notebooks)")
+    p.set_defaults(func=_lint)
     p = sub.add_parser("explain", help="the merged configuration of a pipeline and where each value came from")
     p.add_argument("pipeline")
     p.set_defaults(func=_explain)

@@ -64,3 +64,11 @@ def test_new_scaffolds_files_that_validate(project: Path, capsys: pytest.Capture
     assert "3 valid, 0 invalid" in capsys.readouterr().out
     assert cli(["new", "finance/invoices"]) == 1  # never overwrites
     assert cli(["new", "Finance"]) == 1
+
+
+def test_lint_command(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert cli(["lint"]) == 0
+    bad = tmp_path / "bad.py"
+    bad.write_text("# Databricks notebook source\ndf = spark.range(3).selectExpr('id * 2 AS x')\n")
+    assert cli(["lint", str(bad)]) == 1
+    assert f"{bad}:2:" in capsys.readouterr().err
