@@ -7,7 +7,7 @@ export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export GX_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: venv manifest demo test test-fast lint bench schema clean local-up local-down
+.PHONY: venv manifest demo test test-fast lint bench schema clean local-up local-down ui
 
 venv:
 	@bash scripts/bootstrap.sh
@@ -33,6 +33,9 @@ bench: venv manifest
 
 schema: venv
 	@$(BIN)/medallion schema > dag_configs/schema.json
+
+ui: venv manifest  ## Airflow UI on the local runtime: http://127.0.0.1:8080 (admin/admin)
+	@$(BIN)/medallion ui
 
 local-up: venv
 	@$(BIN)/medallion local up

@@ -74,6 +74,12 @@ def _lint(args: argparse.Namespace) -> int:
     return 1 if findings else 0
 
 
+def _ui(args: argparse.Namespace) -> int:
+    from medallion.local.ui import run_ui
+
+    return run_ui(args.port)
+
+
 def _schema(_: argparse.Namespace) -> int:
     from medallion.spec.schema import schema_text
 
@@ -117,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("new", help="scaffold a spec, a notebook and a dbt model: medallion new <domain>/<name>")
     p.add_argument("target")
     p.set_defaults(func=_new)
+    p = sub.add_parser("ui", help="Airflow's UI on the local runtime (127.0.0.1 only); Ctrl-C stops it")
+    p.add_argument("--port", type=int, default=8080)
+    p.set_defaults(func=_ui)
     p = sub.add_parser("lint", help="check notebooks stay in the portable PySpark subset")
     p.add_argument("paths", nargs="*", help="notebooks or folders (default: include/notebooks)")
     p.set_defaults(func=_lint)
