@@ -316,3 +316,27 @@ def test_repeated_failure_is_deduplicated_and_follow_ups_share_the_run_thread(
     messages = read_messages(tmp_path / "slack")
     assert len(messages) == 2 and len(read_mail(tmp_path / "mail")) == 2
     assert messages[0]["thread_ts"] is None and messages[1]["thread_ts"] == messages[0]["ts"]
+
+
+def test_extra_links_point_people_at_the_data() -> None:
+    from medallion.bronze.operator import LandSqlSourceOperator
+    from medallion.links import BronzePartitionLink, QualityReportLink, browser_url
+    from medallion.quality.operator import QualityGateOperator
+
+    assert (
+        browser_url("s3://lake/bronze/x/ds=1/")
+        == "https://s3.console.aws.amazon.com/s3/buckets/lake?prefix=bronze/x/ds%3D1/"
+    )
+    assert browser_url("s3://lake/q/r.html") == "https://s3.console.aws.amazon.com/s3/object/lake?prefix=q/r.html"
+    assert browser_url("s3://lake/q/r.html", "http://127.0.0.1:9000/") == "http://127.0.0.1:9000/lake/q/r.html"
+    assert isinstance(LandSqlSourceOperator.operator_extra_links[0], BronzePartitionLink)
+    assert isinstance(QualityGateOperator.operator_extra_links[0], QualityReportLink)
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("medallion_plugin", ROOT / "plugins/medallion_plugin.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert {type(link) for link in module.MedallionPlugin.operator_extra_links} == {
+        BronzePartitionLink,
+        QualityReportLink,
+    }

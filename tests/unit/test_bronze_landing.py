@@ -89,7 +89,14 @@ def operator(query: str = "SELECT * FROM orders", **kwargs) -> LandSqlSourceOper
 
 
 def context(try_number: int = 1) -> dict:
-    ti = SimpleNamespace(dag_id="shop_orders", task_id="bronze.extract_orders", try_number=try_number)
+    pushed: dict = {}
+    ti = SimpleNamespace(
+        dag_id="shop_orders",
+        task_id="bronze.extract_orders",
+        try_number=try_number,
+        pushed=pushed,
+        xcom_push=lambda key, value: pushed.__setitem__(key, value),
+    )
     return {"ti": ti, "run_id": "manual__2026-11-20", "ds": "2026-11-20"}
 
 
@@ -109,8 +116,12 @@ def read_rows(client, m: dict) -> int:
 
 
 def test_lands_a_committed_partition_with_manifest(s3, source) -> None:
-    _, client, _ = s3
-    result = operator().execute(context())
+    _, client, port = s3
+    ctx = context()
+    result = operator().execute(ctx)
+    assert (
+        ctx["ti"].pushed["bronze_partition_url"] == f"http://127.0.0.1:{port}/{BUCKET}/{PARTITION.replace('=', '%3D')}"
+    )
     m = manifest(client)
     assert result["rows"] == m["row_count"] == read_rows(client, m) == 2500
     assert m["source"]["query"] == "SELECT * FROM orders" and m["run_id"] == "manual__2026-11-20"

@@ -12,6 +12,7 @@ from airflow.sdk import BaseOperator
 
 from medallion import connections
 from medallion.errors import StepError
+from medallion.links import PARTITION_URL_KEY, BronzePartitionLink, browser_url, endpoint_of
 
 
 class LandSqlSourceOperator(BaseOperator):
@@ -19,6 +20,7 @@ class LandSqlSourceOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("query", "partition_key")
     ui_color = "#cd7f32"
+    operator_extra_links = (BronzePartitionLink(),)
 
     def __init__(
         self,
@@ -115,6 +117,7 @@ class LandSqlSourceOperator(BaseOperator):
                 lambda: commit_partition(s3, self.bucket, self.partition_key, [(result.path, result.rows)], manifest),
             )
         self.log.info("committed %s (%s rows, %s bytes)", dest, manifest.row_count, manifest.bytes)
+        context["ti"].xcom_push(key=PARTITION_URL_KEY, value=browser_url(dest, endpoint_of(self.aws_conn_id)))
         return {
             "source": self.source_name,
             "rows": manifest.row_count,

@@ -10,6 +10,7 @@ from airflow.sdk import BaseOperator
 
 from medallion import connections
 from medallion.errors import StepError
+from medallion.links import REPORT_URL_KEY, QualityReportLink, browser_url, endpoint_of
 from medallion.spec.models import PipelineSpec, TableCheck
 
 try:  # AirflowFailException: fail without retries (bad data does not get better by retrying)
@@ -34,6 +35,7 @@ class QualityGateOperator(BaseOperator):
 
     template_fields: Sequence[str] = ()
     ui_color = "#9fd3c7"
+    operator_extra_links = (QualityReportLink(),)
 
     def __init__(self, *, spec: PipelineSpec, layer: str, checks: list[TableCheck], **kwargs: Any):
         super().__init__(**kwargs)
@@ -76,7 +78,9 @@ class QualityGateOperator(BaseOperator):
             tables += self._schema_drift(s3, ds)
         report = self._report(context, tables)
         report["report_uri"] = self._publish(s3, report)
-        context["ti"].xcom_push(key="report_uri", value=report["report_uri"])
+        html_uri = report["report_uri"][: -len("json")] + "html"
+        report["report_url"] = browser_url(html_uri, endpoint_of(connections.LAKE_S3))
+        context["ti"].xcom_push(key=REPORT_URL_KEY, value=report["report_url"])
         self._log_summary(report)
         self._decide(context, report)
         report["published"] = self._publish_layer(BaseHook)
