@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,9 +13,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def configs(tmp_path: Path) -> Path:
-    target = tmp_path / "dag_configs"
-    shutil.copytree(ROOT / "dag_configs", target)
+def configs(configs: Path) -> Path:
+    """The project's specs plus a second good pipeline, a broken one and an unreadable one."""
+    target = configs
     good = (target / "sales/orders.yaml").read_text()
     (target / "sales/returns.yaml").write_text(good)  # a second good pipeline
     (target / "sales/broken.yaml").write_text(good.replace("conn_id: shop_db", "conn_idd: shop_db", 1))

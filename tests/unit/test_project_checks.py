@@ -15,13 +15,6 @@ from medallion.spec.project import load_project
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def configs(tmp_path: Path) -> Path:
-    target = tmp_path / "dag_configs"
-    shutil.copytree(ROOT / "dag_configs", target)
-    return target
-
-
 def edit(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     assert old in text, old

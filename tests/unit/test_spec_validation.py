@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import textwrap
 from pathlib import Path
 
@@ -13,14 +12,6 @@ from medallion.errors import SpecError
 from medallion.spec.load import SpecLoader
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def configs(tmp_path: Path) -> Path:
-    """A copy of the project's dag_configs to break in place."""
-    target = tmp_path / "dag_configs"
-    shutil.copytree(ROOT / "dag_configs", target)
-    return target
 
 
 def write(path: Path, text: str) -> Path:

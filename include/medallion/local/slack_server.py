@@ -25,9 +25,10 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
+
+from medallion.local.service import LocalService
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,7 @@ def channel_id(channel: str) -> str:
 # --------------------------------------------------------------------------- server
 
 
-class SlackServer:
+class SlackServer(LocalService):
     """Slack Web API + incoming-webhook look-alike running in a background thread."""
 
     def __init__(
@@ -223,14 +224,6 @@ class SlackServer:
             self._thread.join(timeout=5)
         self._httpd = None
         self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     @property
     def port(self) -> int:

@@ -15,11 +15,12 @@ import socket
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self, cast
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
+
+from medallion.local.service import LocalService
 
 INDEX_FILE = "index.jsonl"
 SERVER_HOSTNAME = "medallion-smtp-capture"
@@ -112,7 +113,7 @@ def _free_port(host: str) -> int:
 # --------------------------------------------------------------------------- server
 
 
-class SmtpServer:
+class SmtpServer(LocalService):
     """Capturing SMTP server (no TLS; AUTH PLAIN/LOGIN accepted with any credentials)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, store_dir: Path) -> None:
@@ -144,14 +145,6 @@ class SmtpServer:
             return
         self._controller.stop()
         self._controller = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     @property
     def port(self) -> int:

@@ -35,6 +35,7 @@ import duckdb
 
 from medallion.duck import S3Settings
 from medallion.local.databricks.notebook_runner import NOTEBOOK_LOCK, format_notebook_error, run_notebook
+from medallion.local.service import LocalService
 
 log = logging.getLogger(__name__)
 
@@ -1208,7 +1209,7 @@ class _Server(ThreadingHTTPServer):
 # --------------------------------------------------------------------------- public API
 
 
-class DatabricksEmulator:
+class DatabricksEmulator(LocalService):
     """HTTP emulator of the Databricks Jobs API (2.1 and 2.2) that runs notebooks on DuckDB.
 
     Point an Airflow ``databricks`` connection at it with ``host=127.0.0.1``, ``port=<port>``,
@@ -1296,9 +1297,3 @@ class DatabricksEmulator:
         """Airflow connection (``AIRFLOW_CONN_<ID>`` JSON) that points the provider here."""
         host, port = self._address[0], self.port
         return json.dumps({"conn_type": "databricks", "host": host, "port": port, "schema": "http", "password": token})
-
-    def __enter__(self) -> DatabricksEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
