@@ -52,11 +52,3 @@ class StepError(MedallionError):
     def __init__(self, message: str, *, step: str, target: str, hint: str = "", kind: str = ""):
         self.step, self.target, self.hint, self.kind = step, target, hint, kind
         super().__init__(f"[{step} {target}] {message}")
-
-
-class QualityGateFailed(MedallionError):
-    """A gate found critical expectation failures: bad data, do not retry."""
-
-    def __init__(self, message: str, result: dict):
-        self.result = result
-        super().__init__(message)

@@ -1,15 +1,14 @@
 """Apply ``airflow_settings.yaml`` (the Astro CLI format) outside the Astro CLI.
 
 The Astro CLI is the only tool that reads that file; locally we turn its connections into a
-``LocalFilesystemBackend`` JSON file (no metadata-database round trip) and its pools and
-variables into the metadata database when one is used (``make ui``).
+``LocalFilesystemBackend`` JSON file (no metadata-database round trip) and its variables into
+the matching variables file; ``make ui`` applies the pools (``local/ui.py``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,27 +103,3 @@ def airflow_environment(airflow_home: Path, settings: AirflowSettings | None = N
         "DO_NOT_TRACK": "1",
         "MEDALLION_PROJECT_DIR": str(paths.project_root()),
     }
-
-
-def apply_pools(settings: AirflowSettings) -> None:
-    """Create or update the pools in the metadata database (used by ``make ui``)."""
-    from airflow.models.pool import Pool
-
-    for name, pool in settings.pools.items():
-        Pool.create_or_update_pool(
-            name=name,
-            slots=int(pool.get("pool_slot", 1)),
-            description=pool.get("pool_description", ""),
-            include_deferred=False,
-        )
-
-
-def merged(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Recursive dict merge: ``override`` wins, nested mappings merge key by key."""
-    out = dict(base)
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = merged(out[key], value)
-        else:
-            out[key] = value
-    return out

@@ -23,8 +23,6 @@ from medallion.quality.contract import layer_checks
 from medallion.quality.operator import QualityGateOperator
 from medallion.spec.models import PipelineSpec
 
-LAYERS = ("bronze", "silver", "gold")
-
 
 def layer_asset(pipeline_id: str, layer: str) -> Asset:
     return Asset(name=f"{pipeline_id}.{layer}", uri=layout.asset_uri(pipeline_id, layer), group="medallion")
