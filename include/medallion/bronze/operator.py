@@ -1,4 +1,4 @@
-"""Airflow operator that lands one SQL source as a committed bronze partition."""
+"""Airflow operators that land one source (SQL query, HTTP API) as a committed bronze partition."""
 
 from __future__ import annotations
 
@@ -15,85 +15,57 @@ from medallion.errors import StepError
 from medallion.links import PARTITION_URL_KEY, BronzePartitionLink, browser_url, endpoint_of
 
 
-class LandSqlSourceOperator(BaseOperator):
-    """Extract ``query`` from ``conn_id`` to ``s3://bucket/partition_key`` (parquet + manifest)."""
+class LandSourceOperator(BaseOperator):
+    """Land one source as a committed bronze partition (parquet + manifest); subclasses extract."""
 
-    template_fields: Sequence[str] = ("query", "partition_key")
+    template_fields: Sequence[str] = ("partition_key",)
     ui_color = "#cd7f32"
     operator_extra_links = (BronzePartitionLink(),)
+    kind = ""
 
     def __init__(
         self,
         *,
         source_name: str,
         conn_id: str,
-        query: str,
         bucket: str,
         partition_key: str,
         on_empty: str = "fail",
         batch_rows: int = 100_000,
         compression: str = "zstd",
         aws_conn_id: str = connections.LAKE_S3,
-        incremental_column: str | None = None,
-        incremental_initial: Any = "1970-01-01",
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
-        self.source_name, self.conn_id, self.query = source_name, conn_id, query
+        self.source_name, self.conn_id = source_name, conn_id
         self.bucket, self.partition_key = bucket, partition_key
         self.on_empty, self.batch_rows, self.compression = on_empty, batch_rows, compression
         self.aws_conn_id = aws_conn_id
-        self.incremental_column, self.incremental_initial = incremental_column, incremental_initial
+
+    @property
+    def target(self) -> str:
+        return f"source {self.source_name!r} (connection {self.conn_id!r})"
+
+    def extract(self, path: Path, context: Any, before: dict | None) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+        """Write the source's rows to ``path``: (ExtractResult, source description, watermark)."""
+        raise NotImplementedError
 
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
         from medallion.bronze.landing import Manifest, commit_partition, schema_drift, schema_fields
-        from medallion.bronze.sql_extract import incremental_query, stream_query_to_parquet
 
-        target = f"source {self.source_name!r} (connection {self.conn_id!r})"
+        target = self.target
         s3 = S3Hook(aws_conn_id=self.aws_conn_id)
         dest = f"s3://{self.bucket}/{self.partition_key}"
         previous, before = self._history(s3, target, dest)
-        query, watermark = self.query, {}
-        if self.incremental_column:
-            reset = bool((context.get("params") or {}).get("reset_watermark"))
-            last = None if reset else ((before or {}).get("watermark") or {}).get("high")
-            low = self.incremental_initial if last is None else last
-            query = incremental_query(self.query, self.incremental_column, low)
-            watermark = {"column": self.incremental_column, "low": low, "reset": reset}
-            self.log.info(
-                "incremental extract of %s: %s > %r%s",
-                target,
-                self.incremental_column,
-                low,
-                " (watermark reset)" if reset else "",
-            )
         with tempfile.TemporaryDirectory(prefix="medallion-bronze-") as tmp:
-            conn = self._connect(target)
-            try:
-                result = _step(
-                    "extract",
-                    target,
-                    "check the query in the spec and run it by hand on the source",
-                    lambda: stream_query_to_parquet(
-                        conn,
-                        query,
-                        Path(tmp) / "part.parquet",
-                        batch_rows=self.batch_rows,
-                        compression=self.compression,
-                        track_max=self.incremental_column,
-                    ),
-                )
-            finally:
-                conn.close()
+            result, source, watermark = self.extract(Path(tmp) / "part.parquet", context, before)
             self.log.info("extracted %s rows from %s", f"{result.rows:,}", target)
             self._check_empty(result.rows, target)
-            if watermark:
-                watermark["high"] = _json_value(result.max_value) if result.max_value is not None else watermark["low"]
             ti = context["ti"]
             manifest = Manifest(
-                source={"name": self.source_name, "kind": "sql", "conn_id": self.conn_id, "query": query},
+                source={"name": self.source_name, "kind": self.kind, "conn_id": self.conn_id, **source},
                 dag_id=ti.dag_id,
                 run_id=context["run_id"],
                 task_id=ti.task_id,
@@ -174,6 +146,107 @@ class LandSqlSourceOperator(BaseOperator):
                 hint="check the source was loaded for this date; set on_empty: warn/allow if it can be empty",
             )
         self.log.warning("%s (on_empty: warn)", message)
+
+
+class LandSqlSourceOperator(LandSourceOperator):
+    """``query`` on any Airflow SQL connection, streamed in batches; optionally incremental."""
+
+    template_fields: Sequence[str] = ("query", "partition_key")
+    kind = "sql"
+
+    def __init__(
+        self,
+        *,
+        query: str,
+        incremental_column: str | None = None,
+        incremental_initial: Any = "1970-01-01",
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self.query = query
+        self.incremental_column, self.incremental_initial = incremental_column, incremental_initial
+
+    def extract(self, path: Path, context: Any, before: dict | None) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+        from medallion.bronze.sql_extract import incremental_query, stream_query_to_parquet
+
+        query, watermark = self.query, {}
+        if self.incremental_column:
+            reset = bool((context.get("params") or {}).get("reset_watermark"))
+            last = None if reset else ((before or {}).get("watermark") or {}).get("high")
+            low = self.incremental_initial if last is None else last
+            query = incremental_query(self.query, self.incremental_column, low)
+            watermark = {"column": self.incremental_column, "low": low, "reset": reset}
+            self.log.info(
+                "incremental extract of %s: %s > %r%s",
+                self.target,
+                self.incremental_column,
+                low,
+                " (watermark reset)" if reset else "",
+            )
+        conn = self._connect(self.target)
+        try:
+            result = _step(
+                "extract",
+                self.target,
+                "check the query in the spec and run it by hand on the source",
+                lambda: stream_query_to_parquet(
+                    conn,
+                    query,
+                    path,
+                    batch_rows=self.batch_rows,
+                    compression=self.compression,
+                    track_max=self.incremental_column,
+                ),
+            )
+        finally:
+            conn.close()
+        if watermark:
+            watermark["high"] = _json_value(result.max_value) if result.max_value is not None else watermark["low"]
+        return result, {"query": query}, watermark
+
+
+class LandHttpSourceOperator(LandSourceOperator):
+    """Records of a REST/JSON API through an Airflow HTTP connection, page by page."""
+
+    template_fields: Sequence[str] = ("endpoint", "params", "partition_key")
+    kind = "http"
+
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        params: dict[str, str] | None = None,
+        records_path: str = "",
+        pagination: Any = None,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self.endpoint, self.params, self.records_path, self.pagination = (
+            endpoint,
+            params or {},
+            records_path,
+            pagination,
+        )
+
+    def extract(self, path: Path, context: Any, before: dict | None) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+        from airflow.providers.http.hooks.http import HttpHook
+
+        from medallion.bronze.http_extract import iter_pages, records_to_parquet
+
+        hook = HttpHook(method="GET", http_conn_id=self.conn_id)
+        session = _step("connect", self.target, f"check connection {self.conn_id!r} (host, auth)", hook.get_conn)
+        url = hook.url_from_endpoint(self.endpoint)
+        result = _step(
+            "extract",
+            f"{self.target} GET {url}",
+            "check the endpoint, the API's status and the credentials of the connection",
+            lambda: records_to_parquet(
+                iter_pages(session.get, url, self.params, self.pagination, self.records_path),
+                path,
+                compression=self.compression,
+            ),
+        )
+        return result, {"endpoint": self.endpoint, "params": self.params}, {}
 
 
 def _step(step: str, target: str, hint: str, fn: Any) -> Any:

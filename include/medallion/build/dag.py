@@ -16,7 +16,7 @@ from airflow.sdk import DAG, Asset, TaskGroup
 from medallion import layout, paths
 from medallion.alerts.deadline import deadline_alert
 from medallion.alerts.notifier import PipelineFailureNotifier
-from medallion.bronze.operator import LandSqlSourceOperator
+from medallion.bronze.operator import LandHttpSourceOperator, LandSqlSourceOperator
 from medallion.build.docs import render_dag_doc
 from medallion.errors import Problem
 from medallion.quality.contract import layer_checks
@@ -69,19 +69,7 @@ def build_dag(spec: PipelineSpec, warnings: Sequence[Problem] = (), config_dir: 
         if spec.bronze:
             with TaskGroup("bronze", tooltip="land source extracts in S3") as bronze:
                 for src in spec.bronze.sources:
-                    LandSqlSourceOperator(
-                        task_id=f"extract_{src.name}",
-                        source_name=src.name,
-                        conn_id=src.conn_id,
-                        query=src.query,
-                        bucket=spec.lake.bucket,
-                        partition_key=layout.bronze_partition_key(spec, src.name, "{{ ds }}"),
-                        on_empty=src.on_empty,
-                        batch_rows=src.batch_rows,
-                        compression=spec.bronze.compression,
-                        incremental_column=src.incremental.column if src.incremental else None,
-                        incremental_initial=src.incremental.initial if src.incremental else "1970-01-01",
-                    )
+                    land_operator(spec, src)
             upstream = bronze >> _gate(spec, "bronze", None)
         if spec.silver:
             from medallion.silver.workflow import build_silver_group
@@ -96,11 +84,39 @@ def build_dag(spec: PipelineSpec, warnings: Sequence[Problem] = (), config_dir: 
     return dag
 
 
+def land_operator(spec: PipelineSpec, src: Any) -> Any:
+    """The bronze task for one source, by kind."""
+    common = {
+        "task_id": f"extract_{src.name}",
+        "source_name": src.name,
+        "conn_id": src.conn_id,
+        "bucket": spec.lake.bucket,
+        "partition_key": layout.bronze_partition_key(spec, src.name, "{{ ds }}"),
+        "on_empty": src.on_empty,
+        "compression": spec.bronze.compression,
+    }
+    if src.kind == "http":
+        return LandHttpSourceOperator(
+            endpoint=src.endpoint,
+            params=dict(src.params),
+            records_path=src.records_path,
+            pagination=src.pagination,
+            **common,
+        )
+    return LandSqlSourceOperator(
+        query=src.query,
+        batch_rows=src.batch_rows,
+        incremental_column=src.incremental.column if src.incremental else None,
+        incremental_initial=src.incremental.initial if src.incremental else "1970-01-01",
+        **common,
+    )
+
+
 def _params(spec: PipelineSpec) -> dict[str, Any]:
     """Run-time switches an operator can set when triggering from the UI."""
     from airflow.sdk import Param
 
-    if spec.bronze and any(src.incremental for src in spec.bronze.sources):
+    if spec.bronze and any(getattr(src, "incremental", None) for src in spec.bronze.sources):
         return {
             "reset_watermark": Param(
                 False, type="boolean", description="re-extract incremental sources from their initial watermark"
