@@ -260,3 +260,60 @@ def test_watermark_reset_re_extracts_everything(s3, source) -> None:
     run_incremental("2026-11-20")
     add_orders(source, range(2500, 2510))
     assert run_incremental("2026-11-21", reset=True)["rows"] == 2510
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[object]:
+    from medallion.local.postgres import PostgresServer, pg_bin
+
+    if pg_bin() is None:
+        pytest.skip("PostgreSQL binaries are not installed")
+    with PostgresServer() as server:
+        import psycopg2
+
+        con = psycopg2.connect(
+            host="127.0.0.1", port=server.port, user=server.user, password=server.password, dbname=server.database
+        )
+        with con, con.cursor() as cur:
+            cur.execute(
+                "CREATE TABLE orders (order_id bigint, amount numeric(12,2), status text, updated_at timestamp)"
+            )
+            cur.execute(
+                "INSERT INTO orders SELECT g, g * 1.5, 'paid', timestamp '2026-11-01' + g * interval '1 minute' "
+                "FROM generate_series(1, 5000) g"
+            )
+        con.close()
+        yield server
+
+
+def pg_operator(
+    monkeypatch: pytest.MonkeyPatch, server, password: str | None = None, **kwargs
+) -> LandSqlSourceOperator:
+    monkeypatch.setenv("AIRFLOW_CONN_PG_TEST", json.dumps(server.connection_json(password)))
+    return LandSqlSourceOperator(
+        task_id="extract_orders",
+        source_name="orders",
+        conn_id="pg_test",
+        query="SELECT * FROM orders",
+        bucket=BUCKET,
+        partition_key=PARTITION,
+        aws_conn_id="aws_test",
+        batch_rows=1000,
+        **kwargs,
+    )
+
+
+def test_postgres_source_streams_with_a_server_side_cursor(s3, postgres, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, client, _ = s3
+    result = pg_operator(monkeypatch, postgres, incremental_column="updated_at").execute(context())
+    m = manifest(client)
+    assert result["rows"] == read_rows(client, m) == 5000
+    assert {c["name"]: c["type"] for c in m["schema"]}["updated_at"].startswith("timestamp")
+    assert m["watermark"]["high"] == "2026-11-04 11:20:00"  # 5000 minutes after 2026-11-01
+
+
+def test_postgres_bad_credentials_name_the_source_and_the_step(s3, postgres, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(
+        StepError, match=r"^\[connect source 'orders' \(connection 'pg_test'\)\].*password authentication"
+    ):
+        pg_operator(monkeypatch, postgres, password="wrong").execute(context())

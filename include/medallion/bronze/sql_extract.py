@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,14 @@ def _to_batch(rows: Sequence[Sequence[Any]], schema: pa.Schema) -> pa.RecordBatc
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
+def streaming_cursor(conn: Any) -> Any:
+    """A cursor that streams from the server when the driver can (psycopg2 named cursors);
+    a client-side cursor would load the whole result into memory first."""
+    if type(conn).__module__.startswith("psycopg2"):
+        return conn.cursor(name="medallion_extract")
+    return conn.cursor()
+
+
 def fetch_batches(cursor: Any, batch_rows: int) -> Iterator[list[Sequence[Any]]]:
     while True:
         rows = cursor.fetchmany(batch_rows)
@@ -74,9 +83,11 @@ def stream_query_to_parquet(
     track_max: str | None = None,
 ) -> ExtractResult:
     """Run ``query`` on a DB-API connection and write every row to ``target``."""
-    cursor = conn.cursor()
+    cursor = streaming_cursor(conn)
     try:
         cursor.execute(query)
+        batches = fetch_batches(cursor, batch_rows)
+        first = next(batches, None)  # server-side cursors describe their columns only after a fetch
         columns = [d[0] for d in cursor.description or []]
         writer: pq.ParquetWriter | None = None
         schema: pa.Schema | None = None
@@ -84,7 +95,7 @@ def stream_query_to_parquet(
         if track_max is not None and track_max not in columns:
             raise ValueError(f"watermark column {track_max!r} is not in the query's columns {columns}")
         try:
-            for rows in fetch_batches(cursor, batch_rows):
+            for rows in itertools.chain([first] if first else [], batches):
                 if schema is None:
                     schema = infer_schema(columns, rows)
                     writer = pq.ParquetWriter(target, schema, compression=compression)
