@@ -36,7 +36,7 @@ def notify_missed_deadline(context: dict[str, Any], pipeline: str, config_dir: s
     """Send a warning alert to the pipeline's owners: the data is late for its consumers."""
     from medallion.alerts.classify import load_catalog
     from medallion.alerts.message import Alert
-    from medallion.alerts.notifier import _commands, _owners, deliver
+    from medallion.alerts.notifier import deliver, owner_handles, rerun_commands
     from medallion.spec.project import load_project
 
     root = Path(config_dir or os.environ.get("MEDALLION_CONFIG_DIR") or paths.project_root() / "dag_configs")
@@ -62,7 +62,7 @@ def notify_missed_deadline(context: dict[str, Any], pipeline: str, config_dir: s
         failure_class=cls.name,
         hint=cls.hint,
         runbook=spec.alerts.runbook,
-        owners=_owners(spec),
-        commands=_commands(spec.id, ".*", ds),
+        owners=owner_handles(spec),
+        commands=rerun_commands(spec.id, ".*", ds),
     )
     deliver(alert, spec)

@@ -31,7 +31,7 @@ class Delivery:
     errors: list[str] = field(default_factory=list)
 
 
-def _owners(spec: PipelineSpec) -> list[str]:
+def owner_handles(spec: PipelineSpec) -> list[str]:
     return [o.slack or o.email or o.name for o in spec.owners]
 
 
@@ -51,7 +51,7 @@ def _links(context: Any, report_uri: str | None) -> dict[str, str]:
     return links
 
 
-def _commands(dag_id: str, task_id: str, ds: str) -> dict[str, str]:
+def rerun_commands(dag_id: str, task_id: str, ds: str) -> dict[str, str]:
     return {
         "Reproduce locally": f"medallion run {dag_id} --date {ds}",
         "Re-run in Airflow": f"airflow tasks clear {dag_id} --task-regex '^{task_id}$' -s {ds} -e {ds} --yes",
@@ -106,9 +106,9 @@ def build_failure_alert(spec: PipelineSpec, context: Any) -> Alert:
         details=details[:MAX_DETAIL_LINES],
         hint=hint or extra.get("hint") or cls.hint,
         runbook=spec.alerts.runbook,
-        owners=_owners(spec),
+        owners=owner_handles(spec),
         links=_links(context, report.get("report_url") or report.get("report_uri")),
-        commands=_commands(spec.id, ti.task_id, str(context.get("ds"))),
+        commands=rerun_commands(spec.id, ti.task_id, str(context.get("ds"))),
         run_id=str(context.get("run_id") or ""),
         fingerprint=fingerprint(spec.id, ti.task_id, cls.name, message.splitlines()[0] if message else ""),
     )
@@ -132,9 +132,9 @@ def build_gate_warning_alert(spec: PipelineSpec, context: Any, report: dict[str,
         details=details[:MAX_DETAIL_LINES],
         hint=cls.hint,
         runbook=spec.alerts.runbook,
-        owners=_owners(spec),
+        owners=owner_handles(spec),
         links=_links(context, report.get("report_url") or report.get("report_uri")),
-        commands=_commands(spec.id, ti.task_id, str(context.get("ds"))),
+        commands=rerun_commands(spec.id, ti.task_id, str(context.get("ds"))),
         run_id=str(context.get("run_id") or ""),
         fingerprint=fingerprint(spec.id, ti.task_id, cls.name, " ".join(details)),
     )

@@ -38,8 +38,9 @@ class PostgresServer(LocalService):
 
     def _run(self, *args: str) -> None:
         as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run([*as_postgres, *args], check=True, capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                       timeout=120)
+        subprocess.run(
+            [*as_postgres, *args], check=True, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120
+        )
 
     def start(self) -> PostgresServer:
         bindir = pg_bin()
@@ -57,10 +58,30 @@ class PostgresServer(LocalService):
         pwfile.write_text(self.password)
         if os.geteuid() == 0:
             shutil.chown(pwfile, "postgres", "postgres")
-        self._run(str(bindir / "initdb"), "-D", str(data), "-U", self.user, "--pwfile", str(pwfile),
-                  "--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8")
-        self._run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(self._dir / "log"), "-w", "-o",
-                  f"-h 127.0.0.1 -p {self.port} -k {self._dir}", "start")
+        self._run(
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            self.user,
+            "--pwfile",
+            str(pwfile),
+            "--auth-host=scram-sha-256",
+            "--auth-local=trust",
+            "-E",
+            "UTF8",
+        )
+        self._run(
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(self._dir / "log"),
+            "-w",
+            "-o",
+            f"-h 127.0.0.1 -p {self.port} -k {self._dir}",
+            "start",
+        )
         # over the unix socket (trust), never prompting for a password
         self._run(str(bindir / "createdb"), "-h", str(self._dir), "-p", str(self.port), "-U", self.user, self.database)
         return self
@@ -77,5 +98,11 @@ class PostgresServer(LocalService):
 
     def connection_json(self, password: str | None = None) -> dict[str, Any]:
         """An Airflow ``postgres`` connection for AIRFLOW_CONN_* variables."""
-        return {"conn_type": "postgres", "host": "127.0.0.1", "port": self.port, "login": self.user,
-                "password": self.password if password is None else password, "schema": self.database}
+        return {
+            "conn_type": "postgres",
+            "host": "127.0.0.1",
+            "port": self.port,
+            "login": self.user,
+            "password": self.password if password is None else password,
+            "schema": self.database,
+        }

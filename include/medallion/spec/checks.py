@@ -17,7 +17,7 @@ from typing import Any
 
 from medallion import paths
 from medallion.errors import Problem
-from medallion.spec.load import MergedDoc, PathKey
+from medallion.spec.load import MergedDoc, PathKey, dotted
 from medallion.spec.models import PipelineSpec
 
 _SECRET_KEY = re.compile(r"(?i)^(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key)$")
@@ -77,10 +77,8 @@ def find_secrets(doc: MergedDoc, file: str) -> list[Problem]:
 
 
 def _secret(doc: MergedDoc, at: PathKey, message: str) -> Problem:
-    from medallion.spec.load import _dotted
-
     pos = doc.position(at)
-    return Problem(pos.file, pos.line, pos.column, _dotted(at), message, SECRET_HINT)
+    return Problem(pos.file, pos.line, pos.column, dotted(at), message, SECRET_HINT)
 
 
 def check_project(items: Iterable[LoadedSpec], known_connections: set[str] | None) -> ProjectReport:

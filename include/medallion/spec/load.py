@@ -229,7 +229,7 @@ def problems_from_validation(exc: ValidationError, doc: MergedDoc, file: str) ->
         seen.add((path, err["type"]))
         pos = doc.position(path)
         message, hint = _explain(err, path, doc)
-        field_name = _dotted(path)
+        field_name = dotted(path)
         if err["type"] == "missing":
             pos = doc.position(path[:-1])
         out.append(Problem(pos.file or file, pos.line, pos.column, field_name, message, hint))
@@ -255,7 +255,7 @@ def _data_path(loc: Iterable[Any], data: Any) -> PathKey:
     return tuple(path)
 
 
-def _dotted(path: PathKey) -> str:
+def dotted(path: PathKey) -> str:
     text = ""
     for part in path:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
