@@ -7,10 +7,13 @@ export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export GX_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: venv manifest demo test test-fast lint bench schema clean local-up local-down ui
+.PHONY: venv system-packages manifest demo test test-fast lint bench schema clean local-up local-down ui
 
 venv:
 	@bash scripts/bootstrap.sh
+
+system-packages:  ## Chromium, MariaDB, sshd for the tests that drive them (skipped when absent)
+	@bash scripts/system_packages.sh
 
 manifest: venv  ## dbt manifest for cosmos (LoadMode.DBT_MANIFEST); never built at DAG-parse time
 	@cd dbt_project && ../$(BIN)/dbt parse --profiles-dir . --target parse -q
@@ -18,7 +21,7 @@ manifest: venv  ## dbt manifest for cosmos (LoadMode.DBT_MANIFEST); never built 
 demo: venv manifest
 	@$(BIN)/medallion demo
 
-test: venv manifest
+test: venv system-packages manifest
 	@$(BIN)/ruff check .
 	@$(BIN)/pytest -q
 
