@@ -1,15 +1,25 @@
-"""`medallion ui`: Airflow's components on 127.0.0.1 with the factory's DAGs, stopped cleanly."""
+"""`medallion ui`: Airflow's components on 127.0.0.1 with the factory's DAGs, stopped cleanly.
+
+One UI process serves the whole module (it takes about a minute to start): the REST checks,
+then headless Chromium (Debian's chromium + chromium-driver, driven by selenium) logs in like
+an operator, opens the example DAG's graph and docs and the cross-domain asset graph, and
+saves screenshots under ``test-artifacts/ui/``.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -17,6 +27,9 @@ import pytest
 from medallion.local.ui import PASSWORD, USER, wait_healthy
 
 pytestmark = pytest.mark.slow
+
+ARTIFACTS = Path(os.environ.get("MEDALLION_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"))
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
 
 def free_port() -> int:
@@ -40,7 +53,19 @@ def listening_ports(pid_group: int) -> list[str]:
     return [line.split()[3] for line in out.splitlines() if "airflow" in line or f"pid={pid_group}" in line]
 
 
-def test_ui_serves_the_factory_dags_on_loopback_only() -> None:
+@dataclass
+class RunningUI:
+    port: int
+    proc: subprocess.Popen
+    token: str
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@pytest.fixture(scope="module")
+def ui() -> Iterator[RunningUI]:
     port = free_port()
     proc = subprocess.Popen(
         [str(Path(sys.executable).with_name("medallion")), "ui", "--port", str(port)],
@@ -53,19 +78,117 @@ def test_ui_serves_the_factory_dags_on_loopback_only() -> None:
         assert wait_healthy(port, timeout=240), "api-server did not come up"
         token = api(port, "/auth/token", body={"username": USER, "password": PASSWORD})["access_token"]
         deadline, dags = time.monotonic() + 180, {}
-        while time.monotonic() < deadline and "sales_orders" not in dags:
+        while time.monotonic() < deadline and not {"sales_orders", "marketing_customer_segments"} <= set(dags):
             dags = {d["dag_id"]: d for d in api(port, "/api/v2/dags", token)["dags"]}
             time.sleep(2)
-        assert {"sales_orders", "marketing_customer_segments"} <= set(dags)
-        assert "domain:sales" in {t["name"] for t in dags["sales_orders"]["tags"]}
-        details = api(port, "/api/v2/dags/sales_orders/details", token)
-        assert "## Bronze (S3)" in details["doc_md"] and "## Contract" in details["doc_md"]
-        pools = {p["name"]: p["slots"] for p in api(port, "/api/v2/pools", token)["pools"]}
-        assert pools.get("lakehouse_writers") == 1
-        exposed = [a for a in listening_ports(proc.pid) if not a.startswith(("127.0.0.1:", "[::1]:"))]
-        assert exposed == [], f"listening beyond loopback: {exposed}"
+        yield RunningUI(port, proc, token)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         output, _ = proc.communicate(timeout=90)
     assert "stopped" in output
     assert not wait_healthy(port, timeout=2)
+
+
+def test_ui_serves_the_factory_dags_on_loopback_only(ui: RunningUI) -> None:
+    dags = {d["dag_id"]: d for d in api(ui.port, "/api/v2/dags", ui.token)["dags"]}
+    assert {"sales_orders", "marketing_customer_segments"} <= set(dags)
+    assert "domain:sales" in {t["name"] for t in dags["sales_orders"]["tags"]}
+    details = api(ui.port, "/api/v2/dags/sales_orders/details", ui.token)
+    assert "## Bronze (S3)" in details["doc_md"] and "## Contract" in details["doc_md"]
+    pools = {p["name"]: p["slots"] for p in api(ui.port, "/api/v2/pools", ui.token)["pools"]}
+    assert pools.get("lakehouse_writers") == 1
+    exposed = [a for a in listening_ports(ui.proc.pid) if not a.startswith(("127.0.0.1:", "[::1]:"))]
+    assert exposed == [], f"listening beyond loopback: {exposed}"
+
+
+def test_cross_domain_assets_are_wired(ui: RunningUI) -> None:
+    """The marketing pipeline is scheduled on sales gold: the asset knows its consumer DAG."""
+    assets = {a["name"]: a for a in api(ui.port, "/api/v2/assets", ui.token)["assets"]}
+    gold = assets["sales_orders.gold"]
+    assert gold["uri"].startswith("medallion://")
+    assert [d["dag_id"] for d in gold["scheduled_dags"]] == ["marketing_customer_segments"]
+    assert any(t["dag_id"] == "sales_orders" for t in gold["producing_tasks"])
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not (CHROMIUM and CHROMEDRIVER):
+        pytest.skip("Debian chromium + chromium-driver are not installed (make test installs them when root)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="medallion-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    # The machine's network is closed: without the background-networking flags Chromium
+    # keeps trying to reach Google's hosts.
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1600,1000",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def screenshot(driver: object, name: str) -> Path:
+    target = ARTIFACTS / "ui" / f"{name}.png"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(target))
+    return target
+
+
+def node_labels(driver: object) -> list[str]:
+    from selenium.webdriver.common.by import By
+
+    return [n.text.split("\n")[0] for n in driver.find_elements(By.CSS_SELECTOR, ".react-flow__node")]
+
+
+def test_operator_sees_layers_docs_and_asset_graph_in_the_browser(ui: RunningUI, browser: object) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 60)
+    browser.get(ui.url + "/")
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "input[name=username]"))).send_keys(USER)
+    browser.find_element(By.CSS_SELECTOR, "input[name=password]").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait.until(ec.url_to_be(ui.url + "/"))
+
+    browser.get(ui.url + "/dags/sales_orders")
+    wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "button[aria-label^='Show Graph']"))).click()
+    wait.until(lambda d: "gold_gate" in node_labels(d))
+    labels = node_labels(browser)
+    assert ["bronze", "bronze_gate", "silver", "silver_gate", "gold", "gold_gate"] == [
+        label for label in labels if label in {"bronze", "bronze_gate", "silver", "silver_gate", "gold", "gold_gate"}
+    ]
+    assert sum("Task Group" in n.text for n in browser.find_elements(By.CSS_SELECTOR, ".react-flow__node")) == 3
+    screenshot(browser, "sales_orders_graph")
+
+    browser.find_element(By.CSS_SELECTOR, "button[aria-label='Dag Docs']").click()
+    docs = wait.until(
+        lambda d: next((x.text for x in d.find_elements(By.CSS_SELECTOR, "[role=dialog]") if "Bronze (S3)" in x.text), "")
+    )
+    assert "Owners" in docs and "Sales Data Team" in docs and "Silver (Databricks)" in docs and "Runbook" in docs
+    assert "## " not in docs, "the docs should render as Markdown, not raw text"
+    screenshot(browser, "sales_orders_docs")
+
+    gold_id = api(ui.port, "/api/v2/assets?name_pattern=sales_orders.gold", ui.token)["assets"][0]["id"]
+    browser.get(f"{ui.url}/assets/{gold_id}")
+    wait.until(lambda d: "marketing_customer_segments" in node_labels(d))
+    assert {"sales_orders", "sales_orders.gold", "marketing_customer_segments"} <= set(node_labels(browser))
+    shot = screenshot(browser, "sales_orders_gold_asset_graph")
+    assert shot.stat().st_size > 10_000
