@@ -171,17 +171,14 @@ def test_operator_sees_layers_docs_and_asset_graph_in_the_browser(ui: RunningUI,
     browser.get(ui.url + "/dags/sales_orders")
     wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "button[aria-label^='Show Graph']"))).click()
     wait.until(lambda d: "gold_gate" in node_labels(d))
-    labels = node_labels(browser)
-    assert ["bronze", "bronze_gate", "silver", "silver_gate", "gold", "gold_gate"] == [
-        label for label in labels if label in {"bronze", "bronze_gate", "silver", "silver_gate", "gold", "gold_gate"}
-    ]
+    layers = ["bronze", "bronze_gate", "silver", "silver_gate", "gold", "gold_gate"]
+    assert [label for label in node_labels(browser) if label in layers] == layers
     assert sum("Task Group" in n.text for n in browser.find_elements(By.CSS_SELECTOR, ".react-flow__node")) == 3
     screenshot(browser, "sales_orders_graph")
 
     browser.find_element(By.CSS_SELECTOR, "button[aria-label='Dag Docs']").click()
-    docs = wait.until(
-        lambda d: next((x.text for x in d.find_elements(By.CSS_SELECTOR, "[role=dialog]") if "Bronze (S3)" in x.text), "")
-    )
+    dialogs = (By.CSS_SELECTOR, "[role=dialog]")
+    docs = wait.until(lambda d: next((x.text for x in d.find_elements(*dialogs) if "Bronze (S3)" in x.text), ""))
     assert "Owners" in docs and "Sales Data Team" in docs and "Silver (Databricks)" in docs and "Runbook" in docs
     assert "## " not in docs, "the docs should render as Markdown, not raw text"
     screenshot(browser, "sales_orders_docs")
