@@ -1,7 +1,14 @@
-"""Parse-time benchmark: the loader building N DAGs from YAML vs the same DAGs in Python.
+"""Parse-time benchmark: the loader building N DAGs from YAML vs the same DAGs in Python,
+and vs the same pipelines written for astronomer dag-factory (the peer YAML tool).
 
-Both sides use the same operators and dependencies and run in the same process, after a
-warm-up, alternating, best of R rounds. Prints figures and ends with one RESULT line.
+All sides use the same operators and dependencies and run in the same process, after a
+warm-up, alternating, best of R rounds. dag-factory is installed for the benchmark only, into
+``.local/bench/dag-factory`` (never into the project's venv). What dag-factory cannot express
+is written the closest way it can: its task groups are plain ``TaskGroup`` s, so silver is one
+``DatabricksNotebookOperator`` per notebook with its own cluster, and gold is cosmos's
+``DbtRunLocalOperator``/``DbtTestLocalOperator`` per model (what ``DbtTaskGroup`` renders);
+objects such as the gate's spec are built with dag-factory's ``__type__`` casting.
+Prints figures and ends with one RESULT line.
 Usage: python benchmarks/bench_parse.py [N] [ROUNDS]
 """
 
@@ -12,6 +19,7 @@ import gc
 import os
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -19,11 +27,13 @@ from pathlib import Path
 
 os.environ.setdefault("AIRFLOW__COSMOS__ENABLE_TELEMETRY", "False")
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")
+os.environ.setdefault("AIRFLOW__DAG_FACTORY__ENABLE_TELEMETRY", "False")
 import airflow  # noqa: F401  (before cosmos)
 
 ROOT = Path(__file__).resolve().parents[1]
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 500
 ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+DAG_FACTORY = "dag-factory==1.1.0"
 
 
 def generate_specs(target: Path, n: int) -> Path:
@@ -145,6 +155,156 @@ def handwritten(specs: list) -> dict:
     return dags
 
 
+def install_dag_factory() -> None:
+    """dag-factory for this benchmark only; its dependencies (pyyaml, typer, pathspec) are in the venv."""
+    target = ROOT / ".local/bench/dag-factory"
+    if not (target / "dagfactory").is_dir():
+        uv = Path(sys.executable).with_name("uv")
+        subprocess.run(
+            [
+                str(uv),
+                "pip",
+                "install",
+                "-q",
+                "--python",
+                sys.executable,
+                "--no-deps",
+                "--target",
+                str(target),
+                DAG_FACTORY,
+            ],
+            check=True,
+        )
+    sys.path.insert(0, str(target))
+
+
+def typed(cls: type, **fields: object) -> dict:
+    return {"__type__": f"{cls.__module__}.{cls.__qualname__}", **fields}
+
+
+def dag_factory_config(spec, gold_models: list[str]) -> dict:
+    """One pipeline as a dag-factory YAML document, as close to the factory's DAG as it can express."""
+    from airflow.providers.databricks.operators.databricks import DatabricksNotebookOperator
+    from airflow.sdk import Asset
+    from cosmos import ProfileConfig
+    from cosmos.constants import InvocationMode
+    from cosmos.operators.local import DbtRunLocalOperator, DbtTestLocalOperator
+
+    from medallion.bronze.operator import LandSqlSourceOperator
+    from medallion.gold.profile import LakehouseProfileMapping
+    from medallion.quality.operator import QualityGateOperator
+    from medallion.spec.models import PipelineSpec, TableCheck
+
+    def path(cls: type) -> str:
+        return f"{cls.__module__}.{cls.__qualname__}"
+
+    spec_doc = typed(PipelineSpec, **spec.model_dump(mode="json"))  # one object: YAML anchors, as a user would
+
+    def gate(layer: str, after: str) -> dict:
+        return {
+            "operator": path(QualityGateOperator),
+            "spec": spec_doc,
+            "layer": layer,
+            "checks": [typed(TableCheck, **c.model_dump(mode="json")) for c in getattr(spec.quality, layer)],
+            "outlets": [typed(Asset, name=f"{spec.id}.{layer}", uri=f"medallion://{spec.id}/{layer}")],
+            "dependencies": [after],
+        }
+
+    cluster = {"spark_version": "15.4.x-scala2.12", "node_type_id": "i3.xlarge", "num_workers": 2}
+    profile = typed(
+        ProfileConfig,
+        profile_name="medallion",
+        target_name="lakehouse",
+        profile_mapping={"__type__": path(LakehouseProfileMapping), "__args__": ["lakehouse"]},
+    )
+    dbt_common = {
+        "project_dir": str(ROOT / "dbt_project"),
+        "profile_config": profile,
+        "install_deps": False,
+        "invocation_mode": {"__type__": path(InvocationMode), "__args__": ["dbt_runner"]},
+        "vars": {"ds": "{{ ds }}", "pipeline": spec.id},
+    }
+    tasks: dict[str, dict] = {}
+    for src in ("orders", "customers"):
+        tasks[f"extract_{src}"] = {
+            "operator": path(LandSqlSourceOperator),
+            "task_group_name": "bronze",
+            "source_name": src,
+            "conn_id": "shop_db",
+            "query": f"SELECT * FROM {src}",
+            "bucket": "medallion-lake",
+            "partition_key": f"bronze/sales/{src}/ds={{{{ ds }}}}/",
+        }
+    tasks["bronze_gate"] = gate("bronze", "bronze")
+    for name, after in (("customers", "bronze_gate"), ("orders", "customers")):
+        tasks[name] = {
+            "operator": path(DatabricksNotebookOperator),
+            "task_group_name": "silver",
+            "notebook_path": f"/Workspace/medallion/include/notebooks/sales/{name}_silver",
+            "source": "WORKSPACE",
+            "new_cluster": cluster,
+            "databricks_conn_id": "databricks_default",
+            "notebook_params": {"ds": "{{ ds }}"},
+            "dependencies": [after],
+        }
+    tasks["silver_gate"] = gate("silver", "silver")
+    for model in gold_models:
+        tasks[f"{model}_run"] = {
+            "operator": path(DbtRunLocalOperator),
+            "task_group_name": model,
+            "select": [f"fqn:medallion.sales.{model}"],
+            "dependencies": ["silver_gate"],
+            **dbt_common,
+        }
+        tasks[f"{model}_test"] = {
+            "operator": path(DbtTestLocalOperator),
+            "task_group_name": model,
+            "select": [model],
+            "dependencies": [f"{model}_run"],
+            **dbt_common,
+        }
+    tasks["gold_gate"] = gate("gold", "gold")
+    groups = {"bronze": {}, "silver": {}, "gold": {}, **{m: {"parent_group_name": "gold"} for m in gold_models}}
+    return {
+        spec.id: {
+            "schedule": "@daily",
+            "start_date": "2026-11-01",
+            "catchup": False,
+            "max_active_runs": 1,
+            "tags": ["domain:sales", "medallion"],
+            "default_args": {
+                "owner": "Sales Data Team",
+                "retries": 2,
+                "retry_delay_sec": 300,
+                "on_failure_callback": {
+                    "callback": "medallion.alerts.notifier.PipelineFailureNotifier",
+                    "spec": spec_doc,
+                },
+            },
+            "task_groups": groups,
+            "tasks": tasks,
+        }
+    }
+
+
+def write_dag_factory_configs(target: Path, specs: list, gold_models: list[str]) -> Path:
+    import yaml
+
+    target.mkdir(parents=True)
+    for spec in specs:
+        doc = yaml.safe_dump(dag_factory_config(spec, gold_models), sort_keys=False)
+        (target / f"{spec.id}.yml").write_text(doc, encoding="utf-8")
+    return target
+
+
+def dag_factory_build(folder: Path) -> dict:
+    from dagfactory import load_yaml_dags
+
+    namespace: dict = {}
+    load_yaml_dags(globals_dict=namespace, dags_folder=str(folder), defaults_config_path=str(folder))
+    return {k: v for k, v in namespace.items() if hasattr(v, "task_dict")}
+
+
 def timed(fn) -> tuple[float, object]:
     gc.collect()
     start = time.perf_counter()
@@ -164,9 +324,15 @@ def main() -> None:
         configs = generate_specs(tmp / "dag_configs", N)
         # the handwritten side gets its spec objects for free (what Python code would construct)
         specs = [i.spec for i in project_module.load_project(configs, connections=None).valid.values()]
-        load_dags(configs)  # warm-up both paths (imports, manifest read)
+        install_dag_factory()
+        first = load_dags(configs)[specs[0].id]
+        gold_models = sorted({t.task_id.split(".")[1] for t in first.tasks if t.task_id.startswith("gold.")})
+        df_configs = write_dag_factory_configs(tmp / "dag_factory", specs, gold_models)
+        load_dags(configs)  # warm-up every path (imports, manifest read)
         handwritten(specs[:2])
-        factory_times, hand_times = [], []
+        warm = dag_factory_build(write_dag_factory_configs(tmp / "dag_factory_warm", specs[:2], gold_models))
+        assert len(warm[specs[0].id].task_dict) == len(first.task_dict) - 1, "dag-factory DAG differs in shape"
+        factory_times, hand_times, df_times = [], [], []
         for _ in range(ROUNDS):
             project_module._LOADERS.clear()  # cold spec cache: every YAML parsed and validated again
             t, dags = timed(lambda: load_dags(configs))
@@ -175,18 +341,23 @@ def main() -> None:
             t, hdags = timed(lambda: handwritten(specs))
             assert len(hdags) == N and len(hdags[specs[0].id].task_dict) == len(dags[specs[0].id].task_dict)
             hand_times.append(t)
+            t, fdags = timed(lambda: dag_factory_build(df_configs))
+            assert len(fdags) == N, f"dag-factory built {len(fdags)} of {N} DAGs"
+            df_times.append(t)
         project_module._LOADERS.clear()
         t_validate, _ = timed(lambda: project_module.load_project(configs, connections=None))
-        factory, hand = min(factory_times), min(hand_times)
+        factory, hand, peer = min(factory_times), min(hand_times), min(df_times)
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"specs={N} rounds={ROUNDS}")
         print(f"factory (YAML → validate → DAG): {factory:.2f}s  ({factory / N * 1000:.1f} ms/DAG)")
         print(f"handwritten Python, same operators: {hand:.2f}s  ({hand / N * 1000:.1f} ms/DAG)")
+        print(f"astronomer dag-factory 1.1.0, same pipelines: {peer:.2f}s  ({peer / N * 1000:.1f} ms/DAG)")
         print(f"validate only (all {N} specs, cold): {t_validate:.2f}s")
         print(f"peak RSS of this process: {rss_mb:.0f} MB")
         print(
             f"RESULT parse specs={N} seconds={factory:.2f} handwritten_seconds={hand:.2f} "
-            f"ratio_vs_handwritten={factory / hand:.2f} validate_seconds={t_validate:.2f} peak_rss_mb={rss_mb:.0f}"
+            f"ratio_vs_handwritten={factory / hand:.2f} dag_factory_seconds={peer:.2f} "
+            f"ratio_vs_dag_factory={factory / peer:.2f} validate_seconds={t_validate:.2f} peak_rss_mb={rss_mb:.0f}"
         )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
