@@ -1,4 +1,4 @@
-"""Bronze landing against a real S3 server (moto) and a real SQLite source, through the operator.
+"""Bronze landing against a real S3 server (moto) and real SQLite and PostgreSQL sources, through the operator.
 
 Partition contents, manifest fields, idempotent re-runs, schema drift, empty extracts and the
 faults: source unreachable, query error, S3 down (nothing partial visible, a retry succeeds).
@@ -215,19 +215,22 @@ def partition_for(ds: str) -> str:
     return f"bronze/shop/orders/ds={ds}/"
 
 
-def run_incremental(ds: str, *, reset: bool = False, try_number: int = 1) -> dict:
+def run_incremental(ds: str, *, reset: bool = False, try_number: int = 1, **overrides) -> dict:
+    args = {
+        "conn_id": "src_test",
+        "query": "SELECT * FROM orders",
+        "incremental_column": "order_id",
+        "incremental_initial": -1,
+    }
     op = LandSqlSourceOperator(
         task_id="extract_orders",
         source_name="orders",
-        conn_id="src_test",
-        query="SELECT * FROM orders",
         bucket=BUCKET,
         partition_key=partition_for(ds),
         aws_conn_id="aws_test",
         batch_rows=1000,
-        incremental_column="order_id",
-        incremental_initial=-1,
         on_empty="allow",
+        **(args | overrides),
     )
     ctx = context(try_number) | {"ds": ds, "params": {"reset_watermark": reset}}
     return op.execute(ctx)
@@ -262,6 +265,18 @@ def test_watermark_reset_re_extracts_everything(s3, source) -> None:
     assert run_incremental("2026-11-21", reset=True)["rows"] == 2510
 
 
+def pg_exec(server, *statements: str) -> None:
+    import psycopg2
+
+    con = psycopg2.connect(
+        host="127.0.0.1", port=server.port, user=server.user, password=server.password, dbname=server.database
+    )
+    with con, con.cursor() as cur:
+        for statement in statements:
+            cur.execute(statement)
+    con.close()
+
+
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[object]:
     from medallion.local.postgres import PostgresServer, pg_bin
@@ -269,20 +284,20 @@ def postgres() -> Iterator[object]:
     if pg_bin() is None:
         pytest.skip("PostgreSQL binaries are not installed")
     with PostgresServer() as server:
-        import psycopg2
-
-        con = psycopg2.connect(
-            host="127.0.0.1", port=server.port, user=server.user, password=server.password, dbname=server.database
+        pg_exec(
+            server,
+            "CREATE TABLE orders (order_id bigint, amount numeric(12,2), status text, updated_at timestamp)",
+            "INSERT INTO orders SELECT g, g * 1.5, 'paid', timestamp '2026-11-01' + g * interval '1 minute' "
+            "FROM generate_series(1, 5000) g",
+            # every type family a source table commonly has, and a row of NULLs
+            "CREATE TABLE typed (id int, amount numeric(12,2), ratio numeric, big numeric(50,4), price float8, "
+            "created_at timestamptz, local_at timestamp, day date, note text, code varchar(8), paid bool, "
+            "ref uuid, doc jsonb, tags text[])",
+            "INSERT INTO typed VALUES (1, 12.34, 0.125, 123456789012345678901234567890123456789012.5, 2.5, "
+            "'2026-11-20 10:00+02', '2026-11-20 10:00', '2026-11-20', 'héllo', 'A1', true, "
+            "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{\"a\": 1}', '{x,y}'), "
+            "(2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
         )
-        with con, con.cursor() as cur:
-            cur.execute(
-                "CREATE TABLE orders (order_id bigint, amount numeric(12,2), status text, updated_at timestamp)"
-            )
-            cur.execute(
-                "INSERT INTO orders SELECT g, g * 1.5, 'paid', timestamp '2026-11-01' + g * interval '1 minute' "
-                "FROM generate_series(1, 5000) g"
-            )
-        con.close()
         yield server
 
 
@@ -294,26 +309,173 @@ def pg_operator(
         task_id="extract_orders",
         source_name="orders",
         conn_id="pg_test",
-        query="SELECT * FROM orders",
         bucket=BUCKET,
         partition_key=PARTITION,
         aws_conn_id="aws_test",
         batch_rows=1000,
-        **kwargs,
+        **({"query": "SELECT * FROM orders"} | kwargs),
     )
 
 
-def test_postgres_source_streams_with_a_server_side_cursor(s3, postgres, monkeypatch: pytest.MonkeyPatch) -> None:
+def landed_table(client, m: dict):
+    import pyarrow as pa
+
+    return pa.concat_tables(
+        pq.read_table(io.BytesIO(client.get_object(Bucket=BUCKET, Key=f.split("/", 3)[3])["Body"].read()))
+        for f in m["files"]
+    )
+
+
+def test_postgres_native_engine_lands_exact_types(s3, postgres, monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime as dt
+    import decimal
+    import hashlib
+
     _, client, _ = s3
-    result = pg_operator(monkeypatch, postgres, incremental_column="updated_at").execute(context())
+    result = pg_operator(monkeypatch, postgres, query="SELECT * FROM typed ORDER BY id;").execute(context())
     m = manifest(client)
-    assert result["rows"] == read_rows(client, m) == 5000
+    assert m["source"]["engine"] == "duckdb_postgres" and m["source"]["query"] == "SELECT * FROM typed ORDER BY id;"
+    assert {c["name"]: c["type"] for c in m["schema"]} == {
+        "id": "int32",
+        "amount": "decimal128(12, 2)",
+        "ratio": "decimal128(38, 10)",  # unconstrained numeric: as the DB-API path, never double
+        "big": "string",  # wider than decimal128 holds: lossless text
+        "price": "double",
+        "created_at": "timestamp[us, tz=UTC]",
+        "local_at": "timestamp[us]",
+        "day": "date32[day]",
+        "note": "string",
+        "code": "string",
+        "paid": "bool",
+        "ref": "string",  # uuid/json: text, which Spark reads (it cannot read parquet UUID)
+        "doc": "string",
+        "tags": "list<element: string>",
+    }
+    rows = landed_table(client, m).to_pylist()
+    assert result["rows"] == m["row_count"] == len(rows) == 2
+    assert rows[0] == {
+        "id": 1,
+        "amount": decimal.Decimal("12.34"),
+        "ratio": decimal.Decimal("0.1250000000"),
+        "big": "123456789012345678901234567890123456789012.5000",
+        "price": 2.5,
+        "created_at": dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.UTC),
+        "local_at": dt.datetime(2026, 11, 20, 10, 0),
+        "day": dt.date(2026, 11, 20),
+        "note": "héllo",
+        "code": "A1",
+        "paid": True,
+        "ref": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+        "doc": '{"a": 1}',
+        "tags": ["x", "y"],
+    }
+    assert rows[1] == {name: (2 if name == "id" else None) for name in rows[1]}
+    (detail,) = m["file_details"]
+    body = client.get_object(Bucket=BUCKET, Key=detail["key"])["Body"].read()
+    assert detail["sha256"] == hashlib.sha256(body).hexdigest() and detail["bytes"] == len(body) == m["bytes"]
+    assert keys(client) == sorted([PARTITION + "_manifest.json", detail["key"]])
+
+
+def test_postgres_native_schema_is_stable_between_runs_and_when_empty(
+    s3, postgres, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, client, _ = s3
+    first = pg_operator(monkeypatch, postgres, query="SELECT * FROM typed").execute(context())
+    again = pg_operator(monkeypatch, postgres, query="SELECT * FROM typed").execute(context(2))
+    empty = pg_operator(monkeypatch, postgres, query="SELECT * FROM typed WHERE false", on_empty="allow")
+    assert again["schema"] == first["schema"] and again["schema_drift"] == {}
+    result = empty.execute(context(3))  # an empty extract keeps its declared types: no drift either
+    assert result["rows"] == 0 and result["schema"] == first["schema"] and result["schema_drift"] == {}
+    assert manifest(client)["row_count"] == 0
+
+
+def test_postgres_native_three_reruns_replace_the_partition(s3, postgres, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, client, _ = s3
+    for attempt in range(1, 4):
+        pg_operator(monkeypatch, postgres).execute(context(attempt))
+        m = manifest(client)
+        assert m["try_number"] == attempt and m["row_count"] == read_rows(client, m) == 5000
+        assert len(keys(client)) == 2  # one data file + the manifest: old files are gone
+
+
+def test_postgres_native_incremental_picks_up_only_new_rows(s3, postgres, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, client, _ = s3
+    pg_exec(postgres, "CREATE TABLE events AS SELECT * FROM orders WHERE order_id <= 3000")
+    monkeypatch.setenv("AIRFLOW_CONN_PG_TEST", json.dumps(postgres.connection_json()))
+    run = {
+        "conn_id": "pg_test",
+        "query": "SELECT * FROM events",
+        "incremental_column": "updated_at",
+        "incremental_initial": "1970-01-01",
+    }
+    first = run_incremental("2026-11-20", **run)
+    assert first["rows"] == 3000 and first["watermark"]["high"] == "2026-11-03 02:00:00"  # 3000 minutes
+    pg_exec(postgres, "INSERT INTO events SELECT * FROM orders WHERE order_id > 3000 AND order_id <= 3100")
+    second = run_incremental("2026-11-21", **run)
+    assert second["rows"] == 100 and second["watermark"]["low"] == "2026-11-03 02:00:00"
+    assert second["watermark"]["high"] == "2026-11-03 03:40:00"
+    m = json.loads(client.get_object(Bucket=BUCKET, Key=partition_for("2026-11-21") + "_manifest.json")["Body"].read())
+    assert (
+        m["source"]["query"].endswith("WHERE updated_at > '2026-11-03 02:00:00'")
+        and m["watermark"] == second["watermark"]
+    )
+    ids = landed_table(client, m).column("order_id").to_pylist()
+    assert sorted(ids) == list(range(3001, 3101))
+    third = run_incremental("2026-11-22", **run)
+    assert third["rows"] == 0 and third["watermark"]["high"] == "2026-11-03 03:40:00"  # nothing new: kept
+
+
+def test_postgres_dbapi_engine_streams_with_a_server_side_cursor(s3, postgres, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, client, _ = s3
+    result = pg_operator(monkeypatch, postgres, incremental_column="updated_at", engine="dbapi").execute(context())
+    m = manifest(client)
+    assert result["rows"] == read_rows(client, m) == 5000 and m["source"]["engine"] == "dbapi"
     assert {c["name"]: c["type"] for c in m["schema"]}["updated_at"].startswith("timestamp")
     assert m["watermark"]["high"] == "2026-11-04 11:20:00"  # 5000 minutes after 2026-11-01
 
 
-def test_postgres_bad_credentials_name_the_source_and_the_step(s3, postgres, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("engine", ["auto", "dbapi"])
+def test_postgres_bad_credentials_name_the_source_and_the_step(
+    s3, postgres, monkeypatch: pytest.MonkeyPatch, engine: str
+) -> None:
     with pytest.raises(
         StepError, match=r"^\[connect source 'orders' \(connection 'pg_test'\)\].*password authentication"
-    ):
-        pg_operator(monkeypatch, postgres, password="wrong").execute(context())
+    ) as info:
+        pg_operator(monkeypatch, postgres, password="wrong-secret", engine=engine).execute(context())
+    assert "wrong-secret" not in str(info.value)
+
+
+def test_postgres_unreachable_names_the_source_and_the_step(s3, postgres, monkeypatch: pytest.MonkeyPatch) -> None:
+    op = pg_operator(monkeypatch, postgres)
+    monkeypatch.setenv("AIRFLOW_CONN_PG_TEST", json.dumps(postgres.connection_json() | {"port": free_port()}))
+    with pytest.raises(StepError, match=r"^\[connect source 'orders' \(connection 'pg_test'\)\].*Connection refused"):
+        op.execute(context())
+
+
+def test_postgres_query_error_names_the_step(s3, postgres, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, client, _ = s3
+    before = keys(client)  # (moto keeps objects across tests of one session)
+    with pytest.raises(StepError, match=r'^\[extract source \'orders\'.*column "nope" does not exist') as info:
+        pg_operator(monkeypatch, postgres, query="SELECT nope FROM orders").execute(context())
+    assert "run it by hand" in info.value.hint and keys(client) == before  # nothing landed
+
+
+def test_duckdb_attach_errors_never_show_the_password(postgres) -> None:
+    from types import SimpleNamespace as Conn
+
+    from medallion.bronze.pg_extract import open_duckdb
+
+    conn = Conn(
+        conn_type="postgres",
+        host="127.0.0.1",
+        port=postgres.port,
+        schema=postgres.database,
+        login=postgres.user,
+        password="not-the-password",
+        extra_dejson={"application_name": "medallion test"},
+    )
+    with pytest.raises(Exception, match="password authentication failed") as info:
+        open_duckdb(conn)
+    assert "not-the-password" not in str(info.value)
+    with open_duckdb(Conn(**{**vars(conn), "password": postgres.password})) as duck:
+        assert duck.execute("SELECT * FROM postgres_query('medallion_src', 'SELECT 41 + 1')").fetchone() == (42,)

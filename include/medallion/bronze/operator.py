@@ -14,6 +14,8 @@ from medallion import connections
 from medallion.errors import StepError
 from medallion.links import PARTITION_URL_KEY, BronzePartitionLink, browser_url, endpoint_of
 
+QUERY_HINT = "check the query in the spec and run it by hand on the source"
+
 
 class LandSourceOperator(BaseOperator):
     """Land one source as a committed bronze partition (parquet + manifest); subclasses extract."""
@@ -120,17 +122,13 @@ class LandSourceOperator(BaseOperator):
             read,
         )
 
-    def _connect(self, target: str) -> Any:
-        from airflow.sdk import BaseHook
-
-        def open_conn() -> Any:
-            return BaseHook.get_connection(self.conn_id).get_hook().get_conn()
-
+    def _connect(self, target: str, opener: Any) -> Any:
+        """``opener()`` as the ``connect`` step (connection lookup, source reachable, credentials)."""
         return _step(
             "connect",
             target,
             f"check that the source is reachable and the credentials of connection {self.conn_id!r} are valid",
-            open_conn,
+            opener,
         )
 
     def _check_empty(self, rows: int, target: str) -> None:
@@ -160,14 +158,19 @@ class LandSqlSourceOperator(LandSourceOperator):
         query: str,
         incremental_column: str | None = None,
         incremental_initial: Any = "1970-01-01",
+        engine: str = "auto",
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
         self.query = query
         self.incremental_column, self.incremental_initial = incremental_column, incremental_initial
+        self.engine = engine  # auto: native Arrow engine when the connection type has one; dbapi: cursors
 
     def extract(self, path: Path, context: Any, before: dict | None) -> tuple[Any, dict[str, Any], dict[str, Any]]:
-        from medallion.bronze.sql_extract import incremental_query, stream_query_to_parquet
+        from airflow.sdk import BaseHook
+
+        from medallion.bronze import pg_extract
+        from medallion.bronze.sql_extract import incremental_query
 
         query, watermark = self.query, {}
         if self.incremental_column:
@@ -183,26 +186,55 @@ class LandSqlSourceOperator(LandSourceOperator):
                 low,
                 " (watermark reset)" if reset else "",
             )
-        conn = self._connect(self.target)
+        connection = self._connect(self.target, lambda: BaseHook.get_connection(self.conn_id))
+        native = self.engine == "auto" and pg_extract.supports(connection)
+        result = (self._extract_native if native else self._extract_dbapi)(connection, query, path)
+        if watermark:
+            watermark["high"] = _json_value(result.max_value) if result.max_value is not None else watermark["low"]
+        return result, {"query": query, "engine": pg_extract.ENGINE if native else "dbapi"}, watermark
+
+    @property
+    def _write_options(self) -> dict[str, Any]:
+        return {"batch_rows": self.batch_rows, "compression": self.compression, "track_max": self.incremental_column}
+
+    def _extract_dbapi(self, connection: Any, query: str, path: Path) -> Any:
+        """Any DB-API connection of the connection's own hook, streamed through a cursor."""
+        from medallion.bronze.sql_extract import stream_query_to_parquet
+
+        conn = self._connect(self.target, lambda: connection.get_hook().get_conn())
         try:
-            result = _step(
+            return _step(
                 "extract",
                 self.target,
-                "check the query in the spec and run it by hand on the source",
-                lambda: stream_query_to_parquet(
-                    conn,
-                    query,
-                    path,
-                    batch_rows=self.batch_rows,
-                    compression=self.compression,
-                    track_max=self.incremental_column,
-                ),
+                QUERY_HINT,
+                lambda: stream_query_to_parquet(conn, query, path, **self._write_options),
             )
         finally:
             conn.close()
-        if watermark:
-            watermark["high"] = _json_value(result.max_value) if result.max_value is not None else watermark["low"]
-        return result, {"query": query}, watermark
+
+    def _extract_native(self, connection: Any, query: str, path: Path) -> Any:
+        """PostgreSQL through DuckDB's postgres scanner (see ``pg_extract`` for why): the hook's
+        connection checks credentials and describes the result columns, DuckDB copies the rows."""
+        from medallion.bronze import pg_extract
+
+        self.log.info("extracting %s with DuckDB's postgres scanner", self.target)
+        conn = self._connect(self.target, lambda: connection.get_hook().get_conn())
+        try:
+            columns = _step("extract", self.target, QUERY_HINT, lambda: pg_extract.describe(conn, query))
+        finally:
+            conn.close()
+        duck = self._connect(self.target, lambda: pg_extract.open_duckdb(connection))
+        try:
+            return _step(
+                "extract",
+                self.target,
+                QUERY_HINT,
+                lambda: pg_extract.copy_query_to_parquet(
+                    duck, pg_extract.typed_query(query, columns), path, **self._write_options
+                ),
+            )
+        finally:
+            duck.close()
 
 
 class LandHttpSourceOperator(LandSourceOperator):
@@ -247,6 +279,74 @@ class LandHttpSourceOperator(LandSourceOperator):
             ),
         )
         return result, {"endpoint": self.endpoint, "params": self.params}, {}
+
+
+class LandFileSourceOperator(LandSourceOperator):
+    """CSV / JSON lines / parquet files of an S3 prefix, an SFTP folder or a local folder, file by file."""
+
+    template_fields: Sequence[str] = ("path", "pattern", "partition_key")
+    kind = "file"
+
+    def __init__(
+        self,
+        *,
+        storage: str,
+        path: str,
+        format: str,
+        pattern: str = "*",
+        csv: dict[str, Any] | None = None,
+        columns: dict[str, str] | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self.storage, self.path, self.pattern, self.format = storage, path, pattern, format
+        self.csv, self.columns = csv or {}, columns or {}
+
+    @property
+    def target(self) -> str:
+        where = f"connection {self.conn_id!r}" if self.conn_id else "local files"
+        return f"source {self.source_name!r} ({where})"
+
+    def extract(self, path: Path, context: Any, before: dict | None) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+        from medallion.bronze import file_extract as fx
+
+        store = self._connect(self.target, lambda: fx.open_store(self.storage, self.conn_id))
+        try:
+            files = _step(
+                "list files",
+                f"{self.target} {self.path} ({self.pattern})",
+                "check `path` and `pattern` in the spec, the server is reachable and the connection may list it",
+                lambda: store.list(self.path, self.pattern),
+            )
+            if files:
+                size = sum(f.bytes for f in files)
+                self.log.info("%d files (%s bytes) match %r under %s", len(files), size, self.pattern, self.path)
+            else:
+                self.log.warning("no file matches %r under %s", self.pattern, self.path)
+            declared = {name: fx.arrow_type(t) for name, t in self.columns.items()}
+            sink = fx.ParquetSink(path, columns=declared, batch_rows=self.batch_rows, compression=self.compression)
+            hints = {
+                "download": "check the file is readable with the connection's credentials, then clear the task",
+                "read": f"check the file is valid {self.format} (CSV: delimiter, header, quote options); "
+                "declare a column under `columns` when Arrow guesses its type wrong",
+            }
+            try:
+                records = fx.extract_files(
+                    store,
+                    files,
+                    sink,
+                    fx.ReadOptions(self.format, declared, dict(self.csv)),
+                    path.parent / "inputs",
+                    lambda step, uri, fn: _step(step, f"{self.target} {uri}", hints[step], fn),
+                )
+            except BaseException:
+                sink.discard()
+                raise
+            result = sink.close()
+        finally:
+            store.close()
+        source = {"storage": self.storage, "path": self.path, "pattern": self.pattern, "format": self.format}
+        return result, {**source, "source_files": records}, {}
 
 
 def _step(step: str, target: str, hint: str, fn: Any) -> Any:

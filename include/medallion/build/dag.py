@@ -108,6 +108,7 @@ def land_operator(spec: PipelineSpec, src: Any) -> Any:
         batch_rows=src.batch_rows,
         incremental_column=src.incremental.column if src.incremental else None,
         incremental_initial=src.incremental.initial if src.incremental else "1970-01-01",
+        engine=src.engine,
         **common,
     )
 

@@ -142,6 +142,11 @@ class SqlSource(StrictModel):
     on_empty: Literal["fail", "warn", "allow"] = "fail"
     incremental: Incremental | None = None
     batch_rows: Annotated[int, Field(ge=1000, le=1_000_000)] = 100_000
+    engine: Literal["auto", "dbapi"] = Field(
+        "auto",
+        description="auto: an Arrow-native engine where the connection type has one (PostgreSQL: DuckDB's "
+        "postgres scanner), else DB-API cursors; dbapi: always stream through the hook's DB-API cursor",
+    )
 
 
 class Pagination(StrictModel):
