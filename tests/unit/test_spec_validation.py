@@ -90,6 +90,8 @@ def test_error_in_domain_defaults_points_at_defaults_file(configs: Path) -> None
         ("description: [unclosed\n", "invalid YAML"),
         ("description: a\ndescription: b\n", "duplicate key"),
         ("start_date: yesterday\n", "not a date"),
+        ("description: x\nstart_date: 2026-02-30\n", "day is out of range"),
+        ("description: x\n? [a, b]\n: c\n", "keys must be plain"),
     ],
 )
 def test_unreadable_documents_are_positioned_problems(configs: Path, text: str, message: str) -> None:
@@ -98,6 +100,8 @@ def test_unreadable_documents_are_positioned_problems(configs: Path, text: str, 
     problems = problems_of(configs, spec)
     assert any(message in p.message for p in problems), problems
     assert all(p.file == str(spec.resolve()) and p.line >= 1 for p in problems)
+    if text.startswith("description: x\n"):  # the problem is on line 2, not the top of the file
+        assert [p.line for p in problems if message in p.message] == [2], problems
 
 
 def test_cli_validate_reports_every_error_and_exits_nonzero(configs: Path, capsys: pytest.CaptureFixture) -> None:

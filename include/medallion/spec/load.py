@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
@@ -26,20 +26,42 @@ OPTIONAL_SECTIONS = ("bronze", "silver", "gold")
 SCHEMA_COMMENT = "# yaml-language-server: $schema="
 
 
-@dataclass
 class MergedDoc:
-    """The merged configuration of one pipeline and where each value came from."""
+    """The merged configuration of one pipeline and where each value came from.
 
-    data: dict[str, Any]
-    positions: dict[PathKey, Position]
-    origins: dict[PathKey, str] = field(default_factory=dict)
+    Positions and origins are layered like the data (a path a later layer sets points at that
+    layer) but only computed when asked for: errors and ``explain`` need them, valid specs don't.
+    """
+
+    def __init__(self, data: dict[str, Any], layers: Sequence[tuple[str, SourceDoc]]):
+        self.data, self._layers = data, list(layers)
+
+    @functools.cached_property
+    def _layered(self) -> tuple[dict[PathKey, Position], dict[PathKey, str]]:
+        positions: dict[PathKey, Position] = {}
+        origins: dict[PathKey, str] = {}
+        for label, doc in self._layers:
+            if isinstance(doc.data, dict):
+                positions.update(doc.positions)
+                origins.update(dict.fromkeys(doc.positions, label))
+        positions[()] = self._layers[-1][1].position(())
+        return positions, origins
+
+    @property
+    def positions(self) -> dict[PathKey, Position]:
+        return self._layered[0]
+
+    @property
+    def origins(self) -> dict[PathKey, str]:
+        return self._layered[1]
 
     def position(self, path: PathKey) -> Position:
+        positions = self.positions
         for end in range(len(path), -1, -1):
-            pos = self.positions.get(tuple(path[:end]))
+            pos = positions.get(tuple(path[:end]))
             if pos is not None:
                 return pos
-        return next(iter(self.positions.values()))
+        return next(iter(positions.values()))
 
 
 def spec_files(root: Path) -> list[Path]:
@@ -67,27 +89,22 @@ def config_root_of(path: Path) -> Path:
 
 
 def _merge(layers: Sequence[tuple[str, SourceDoc]]) -> MergedDoc:
-    """Deep-merge the layers' data; later layers win. Positions and origins are layered the
-    same way (a path a later layer sets points at that layer; paths that no longer exist in the
-    data are never asked for, so leftovers from replaced lists are harmless)."""
+    """Deep-merge the layers' data; later layers win (paths that no longer exist in the data
+    are never asked for a position, so leftovers from replaced lists are harmless)."""
     data: dict[str, Any] = {}
-    positions: dict[PathKey, Position] = {}
-    origins: dict[PathKey, str] = {}
 
-    def put(target: dict[str, Any], value: dict[str, Any]) -> None:
+    def put(target: dict[str, Any], value: dict[str, Any], shared: bool) -> None:
         for key, item in value.items():
             if isinstance(item, dict) and isinstance(target.get(key), dict):
-                put(target[key], item)
+                put(target[key], item, shared)
             else:
-                target[key] = copy.deepcopy(item)  # never alias a (cached) defaults document
+                target[key] = copy.deepcopy(item) if shared else item  # never alias a cached defaults document
 
-    for label, doc in layers:
+    pipeline_doc = layers[-1][1]
+    for _label, doc in layers:
         if isinstance(doc.data, dict):
-            put(data, doc.data)
-            positions.update(doc.positions)
-            origins.update(dict.fromkeys(doc.positions, label))
-    positions[()] = layers[-1][1].position(())
-    return MergedDoc(data, positions, origins)
+            put(data, doc.data, shared=doc is not pipeline_doc)
+    return MergedDoc(data, layers)
 
 
 class SpecLoader:
@@ -156,7 +173,7 @@ class SpecLoader:
         layers = [
             (
                 label,
-                SourceDoc(layer.file, {k: v for k, v in layer.data.items() if k not in absent}, layer.positions),
+                layer.with_data({k: v for k, v in layer.data.items() if k not in absent}),
             )
             if isinstance(layer.data, dict) and layer is not doc
             else (label, layer)

@@ -1,12 +1,15 @@
 """Load YAML with the safe loader and remember where every value was written.
 
-pydantic reports errors by field path; people need ``file:line:column``. We compose the
-node tree once and keep a map from field path to position, so any error maps back.
+pydantic reports errors by field path; people need ``file:line:column``. The data comes
+from libyaml's safe loader in one pass; the map from field path to position is built from
+the node tree only when something asks for it (an error, ``explain``), because composing
+and walking the tree costs five times the plain load and a valid spec never needs it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,52 +27,113 @@ class Position:
     column: int
 
 
-@dataclass
+class LazyPositions:
+    """Positions computed once, on first use, and shared by every view of one document."""
+
+    def __init__(self, compute: Callable[[], dict[PathKey, Position]]):
+        self._compute: Callable[[], dict[PathKey, Position]] | None = compute
+        self._value: dict[PathKey, Position] = {}
+
+    def get(self) -> dict[PathKey, Position]:
+        if self._compute is not None:
+            self._value, self._compute = self._compute(), None
+        return self._value
+
+
 class SourceDoc:
     """A YAML document as plain data plus the position of every key and value."""
 
-    file: str
-    data: Any
-    positions: dict[PathKey, Position] = field(default_factory=dict)
+    def __init__(self, file: str, data: Any, positions: dict[PathKey, Position] | LazyPositions | None = None):
+        self.file, self.data = file, data
+        if not isinstance(positions, LazyPositions):
+            fixed = positions if positions is not None else {(): Position(file, 1, 1)}
+            positions = LazyPositions(lambda: fixed)
+        self._positions = positions
+
+    @property
+    def positions(self) -> dict[PathKey, Position]:
+        return self._positions.get()
+
+    def with_data(self, data: Any) -> SourceDoc:
+        """The same file and positions with other data (e.g. a defaults file minus some sections)."""
+        return SourceDoc(self.file, data, self._positions)
 
     def position(self, path: PathKey) -> Position:
         """Position of the deepest existing prefix of ``path`` (missing keys point at the parent)."""
+        positions = self.positions
         for end in range(len(path), -1, -1):
-            pos = self.positions.get(tuple(path[:end]))
+            pos = positions.get(tuple(path[:end]))
             if pos is not None:
                 return pos
         return Position(self.file, 1, 1)
 
 
-class _SafeLineLoader(yaml.SafeLoader):
-    """Safe loader (no arbitrary objects) that refuses duplicate keys."""
+#: libyaml's parser when available (≈10x faster than the pure-Python one).
+_BASE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-#: libyaml's composer when available (≈10x faster); both keep node positions.
-_COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+class _StrictSafeLoader(_BASE):  # type: ignore[misc,valid-type]
+    """Safe loader (no arbitrary objects) that refuses duplicate and non-scalar keys."""
 
-
-def _construct(
-    node: yaml.Node, path: PathKey, file: str, positions: dict[PathKey, Position], loader: yaml.SafeLoader
-) -> Any:
-    positions.setdefault(path, Position(file, node.start_mark.line + 1, node.start_mark.column + 1))
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        loader.flatten_mapping(node)
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[str, Any]:
+        if not isinstance(node, yaml.MappingNode):
+            raise yaml.constructor.ConstructorError(None, None, "expected a mapping", node.start_mark)
+        self.flatten_mapping(node)
+        out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
-            if not isinstance(key, str | int | float | bool) or key is None:
-                raise _DocProblem(key_node, "mapping keys must be plain strings")
-            key = str(key)
+            key = _key(self.construct_object(key_node, deep=True), key_node)
             if key in out:
                 raise _DocProblem(key_node, f"duplicate key {key!r}", "remove one of the two entries")
-            child = (*path, key)
-            positions[child] = Position(file, key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            out[key] = _construct(value_node, child, file, positions, loader)
+            out[key] = self.construct_object(value_node, deep=deep)
         return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_construct(item, (*path, i), file, positions, loader) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+
+
+def _key(value: Any, node: yaml.Node) -> str:
+    if not isinstance(value, str | int | float | bool) or value is None:
+        raise _DocProblem(node, "mapping keys must be plain strings")
+    return str(value)
+
+
+def _positions_of(text: str, file: str) -> dict[PathKey, Position]:
+    """Walk the node tree of an already-loaded (so known-good) document, recording positions."""
+    positions: dict[PathKey, Position] = {}
+    loader = _StrictSafeLoader("")
+
+    def walk(node: yaml.Node, path: PathKey) -> None:
+        positions.setdefault(path, Position(file, node.start_mark.line + 1, node.start_mark.column + 1))
+        if isinstance(node, yaml.MappingNode):
+            loader.flatten_mapping(node)
+            for key_node, value_node in node.value:
+                child = (*path, _key(loader.construct_object(key_node, deep=True), key_node))
+                positions[child] = Position(file, key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                walk(value_node, child)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, (*path, i))
+
+    node = yaml.compose(text, Loader=_BASE)
+    if node is not None:
+        walk(node, ())
+    positions.setdefault((), Position(file, 1, 1))
+    return positions
+
+
+def _bad_scalar_position(text: str) -> tuple[int, int]:
+    """Where the first scalar that the safe constructor cannot build is (only called on error)."""
+    loader = _StrictSafeLoader("")
+    stack = [yaml.compose(text, Loader=_BASE)]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.ScalarNode):
+            try:
+                loader.construct_object(node, deep=True)
+            except (ValueError, TypeError, OverflowError):
+                return node.start_mark.line + 1, node.start_mark.column + 1
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend(n for pair in reversed(node.value) for n in reversed(pair))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(reversed(node.value))
+    return 1, 1
 
 
 class _DocProblem(Exception):
@@ -84,27 +148,29 @@ def load_yaml(path: Path | str, text: str | None = None) -> SourceDoc:
         if text is None:
             with open(path, encoding="utf-8") as stream:
                 text = stream.read()
-        node = yaml.compose(text, Loader=_COMPOSER)
+        data = yaml.load(text, Loader=_StrictSafeLoader)
+    except _DocProblem as exc:
+        mark = exc.node.start_mark
+        raise YamlProblem(Problem(file, mark.line + 1, mark.column + 1, "", exc.message, exc.hint)) from None
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise YamlProblem(Problem(file, line, col, "", f"invalid YAML value: {exc.problem}", "")) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         msg = " ".join(str(x) for x in (exc.context, exc.problem) if x)
         raise YamlProblem(Problem(file, line, col, "", f"invalid YAML: {msg}", _yaml_hint(msg))) from None
+    except (ValueError, TypeError, OverflowError) as exc:  # e.g. `2026-02-30`: a date that does not exist
+        line, col = _bad_scalar_position(text or "")
+        hint = "quote the value if it is not meant as a date or a number"
+        raise YamlProblem(Problem(file, line, col, "", f"invalid YAML value: {exc}", hint)) from None
     except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
         raise YamlProblem(Problem(file, 1, 1, "", f"cannot read YAML: {exc}", "")) from None
-    if node is None:
-        return SourceDoc(file, None, {(): Position(file, 1, 1)})
-    positions: dict[PathKey, Position] = {}
-    try:
-        data = _construct(node, (), file, positions, _SafeLineLoader(""))
-    except _DocProblem as exc:
-        mark = exc.node.start_mark
-        raise YamlProblem(Problem(file, mark.line + 1, mark.column + 1, "", exc.message, exc.hint)) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise YamlProblem(Problem(file, line, col, "", f"invalid YAML value: {exc}", "")) from None
-    return SourceDoc(file, data, positions)
+    if data is None:
+        return SourceDoc(file, None)
+    source = text
+    return SourceDoc(file, data, LazyPositions(lambda: _positions_of(source, file)))
 
 
 def _yaml_hint(message: str) -> str:
