@@ -616,3 +616,67 @@ def test_runner_cells_magics_and_widgets(project: Path, lakehouse: Path) -> None
     notebook.write_text("# Databricks notebook source\ndbutils.widgets.get('nope')\n")
     with pytest.raises(Exception, match="InputWidgetNotDefined: No input widget named nope is defined"):
         run_notebook(notebook, {}, lakehouse_path=lakehouse)
+
+
+def test_git_source_pipeline_runs_repo_relative_notebooks(project: Path, hook: DatabricksHook) -> None:
+    """`silver.source: GIT`: the job carries git_source, notebooks are repository-relative paths."""
+    from airflow.sdk import DAG
+
+    from medallion.silver.workflow import build_silver_group
+    from medallion.spec.load import SpecLoader
+    from medallion.spec.models import PipelineSpec
+
+    write_notebook(project, "git_a", "spark.createDataFrame([(1,)], ['n']).write.mode('overwrite').saveAsTable('a')")
+    write_notebook(project, "git_b", "dbutils.notebook.exit(str(spark.table('a').count()))")
+    root = Path(__file__).resolve().parents[2] / "dag_configs"
+    doc = SpecLoader(root).load(root / "sales/orders.yaml").model_dump()
+    doc["silver"] = {
+        "source": "GIT",
+        "git_source": {"url": "https://github.com/acme/pipelines", "tag": "v1.2.0"},
+        "notebooks": [
+            {"name": "a", "path": "include/notebooks/git_a.py", "outputs": ["silver.orders"]},
+            {"name": "b", "path": "include/notebooks/git_b.py", "outputs": ["silver.customers"], "depends_on": ["a"]},
+        ],
+    }
+    spec = PipelineSpec.model_validate(doc)
+    with DAG("git_pipeline", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
+        build_silver_group(spec)
+    launch, a, b = (dag.get_task(f"silver.{t}") for t in ("launch", "a", "b"))
+    for op in (launch, a, b):
+        op.databricks_conn_id = CONN_ID
+    job = launch.create_workflow_json()
+    assert job["git_source"] == {
+        "git_url": "https://github.com/acme/pipelines",
+        "git_provider": "gitHub",
+        "git_tag": "v1.2.0",
+    }
+    assert [(t["notebook_task"]["notebook_path"], t["notebook_task"]["source"]) for t in job["tasks"]] == [
+        ("include/notebooks/git_a", "GIT"),
+        ("include/notebooks/git_b", "GIT"),
+    ]
+    metadata = launch.execute({"ti": MagicMock()})
+    for op in (a, b):
+        op.polling_period_seconds = 1
+        op.workflow_run_metadata = metadata
+        op.execute({"ti": MagicMock()})
+    runs = tasks_by_key(hook, metadata["run_id"])
+    assert {t["state"]["result_state"] for t in runs.values()} == {"SUCCESS"}
+    assert hook.get_run_output(runs[b.databricks_task_key]["run_id"])["notebook_output"]["result"] == "1"
+
+
+@pytest.mark.parametrize(
+    ("silver", "message"),
+    [
+        ({"source": "GIT"}, "needs git_source"),
+        ({"git_source": {"url": "u", "branch": "main"}}, "only used with source: GIT"),
+        ({"source": "GIT", "git_source": {"url": "u", "branch": "main", "tag": "v1"}}, "exactly one of"),
+    ],
+)
+def test_git_source_spec_errors(silver: dict, message: str) -> None:
+    from pydantic import ValidationError
+
+    from medallion.spec.models import Silver
+
+    notebooks = [{"name": "a", "path": "include/notebooks/a.py", "outputs": ["silver.a"]}]
+    with pytest.raises(ValidationError, match=message):
+        Silver.model_validate({"notebooks": notebooks, **silver})

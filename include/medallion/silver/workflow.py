@@ -63,7 +63,10 @@ def build_silver_group(spec: PipelineSpec, pool: str | None = None) -> Any:
         databricks_conn_id=connections.DATABRICKS,
         job_clusters=[{"job_cluster_key": JOB_CLUSTER_KEY, "new_cluster": job_cluster(compute)}] if shared else [],
         notebook_params=run_parameters(spec),
-        extra_job_params={"tags": {"medallion_pipeline": spec.id, "domain": spec.domain}},
+        extra_job_params={
+            "tags": {"medallion_pipeline": spec.id, "domain": spec.domain},
+            **({"git_source": silver.git_source.job_field()} if silver.git_source else {}),
+        },
         tooltip="Databricks notebooks (one job, shared job cluster)",
     )
     with group:

@@ -63,19 +63,42 @@ ExpectationType = Literal[
     "expect_column_mean_to_be_between",
 ]
 
+QUARANTINABLE = frozenset(
+    {
+        "expect_column_values_to_not_be_null",
+        "expect_column_values_to_be_unique",
+        "expect_compound_columns_to_be_unique",
+        "expect_column_values_to_be_in_set",
+        "expect_column_values_to_be_between",
+        "expect_column_values_to_match_regex",
+    }
+)
+
 
 class Expectation(StrictModel):
     """One Great Expectations expectation plus what GE itself does not carry: severity and hint."""
 
     type: ExpectationType
+    name: Identifier | None = Field(
+        None, description="Rule name recorded with quarantined rows (default: the type's short name and column)"
+    )
     column: str | None = None
     column_list: list[str] | None = None
-    value_set: list[Any] | None = None
-    min_value: float | int | str | None = None
-    max_value: float | int | str | None = None
+    value_set: list[Any] | None = Field(None, description="Items may be run parameters, e.g. '{{ ds }}'")
+    min_value: float | int | str | None = Field(
+        None, description="May be a run parameter rendered by the gate task: '{{ ds }}', '{{ data_interval_start }}'"
+    )
+    max_value: float | int | str | None = Field(None, description="May be a run parameter, e.g. '{{ ds }}'")
     regex: str | None = None
     mostly: Annotated[float, Field(gt=0, le=1)] | None = None
     severity: Severity = Severity.critical
+    quarantine: bool = Field(
+        False,
+        description="silver only, row-level expectations: instead of failing the gate, rows that break this "
+        "rule are moved to quarantine.<pipeline>__<table> (with the rule names, run id and logical date) "
+        "and the remaining rows are validated and published; counts are reported and a warning alert "
+        "is sent. Like dbt's `where` + Delta Live Tables' expect_or_drop, but the rows are kept for review.",
+    )
     hint: str | None = Field(None, description="What on-call should do when this fails")
     runbook: str | None = None
 
@@ -86,7 +109,25 @@ class Expectation(StrictModel):
             raise ValueError(f"{self.type} needs 'column'")
         if self.type == "expect_compound_columns_to_be_unique" and not self.column_list:
             raise ValueError("expect_compound_columns_to_be_unique needs 'column_list'")
+        if self.quarantine and self.type not in QUARANTINABLE:
+            raise ValueError(
+                f"{self.type} checks the table as a whole, so no row can be quarantined; "
+                f"quarantine works with: {', '.join(sorted(QUARANTINABLE))}"
+            )
+        if self.quarantine and self.mostly is not None:
+            raise ValueError("a quarantine rule moves every failing row out, so 'mostly' does not apply; remove it")
         return self
+
+    @field_validator("min_value", "max_value", "value_set")
+    @classmethod
+    def _known_run_parameters(cls, value: Any) -> Any:
+        from medallion.spec.templates import is_template, template_problem
+
+        for item in value if isinstance(value, list) else [value]:
+            problem = template_problem(item) if is_template(item) else None
+            if problem:
+                raise ValueError(problem)
+        return value
 
     def ge_kwargs(self) -> dict[str, Any]:
         """Arguments for the GE expectation class (our field names are GE's)."""
@@ -103,17 +144,32 @@ class VolumeCheck(StrictModel):
     severity: Severity = Severity.warning
 
 
+class FreshnessCheck(StrictModel):
+    """The newest value of a timestamp column must be recent: max(column) >= reference - max_age_hours."""
+
+    column: str = Field(description="a timestamp column (naive UTC), e.g. updated_at")
+    max_age_hours: Annotated[float, Field(gt=0)] | None = Field(
+        None, description="default: the pipeline's freshness_sla_hours"
+    )
+    reference: Literal["data_interval_end", "now"] = Field(
+        "data_interval_end",
+        description="measure age from the end of the run's data interval (reproducible for backfills) or from now",
+    )
+    severity: Severity = Severity.warning
+
+
 class TableCheck(StrictModel):
     """A suite: the expectations one dataset (bronze) or table (silver/gold) must meet."""
 
     table: str = Field(description="bronze: a source name; silver/gold: schema.table, e.g. silver.orders")
     expectations: list[Expectation] = []
     volume: VolumeCheck | None = None
+    freshness: FreshnessCheck | None = None
 
     @model_validator(mode="after")
     def _not_empty(self) -> TableCheck:
-        if not self.expectations and self.volume is None:
-            raise ValueError(f"the suite of {self.table} needs expectations or a volume check")
+        if not self.expectations and self.volume is None and self.freshness is None:
+            raise ValueError(f"the suite of {self.table} needs expectations, a volume or a freshness check")
         return self
 
 
@@ -176,7 +232,76 @@ class HttpSource(StrictModel):
     on_empty: Literal["fail", "warn", "allow"] = "fail"
 
 
-Source = Annotated[SqlSource | HttpSource, Field(discriminator="kind")]
+#: Arrow type names, plus the SQL spellings engineers type by habit (mapped in bronze/file_extract.py).
+ColumnType = Annotated[
+    str,
+    Field(
+        pattern=r"^(bool|boolean|u?int(8|16|32|64)|tinyint|smallint|int|integer|bigint|float(32|64)?|double|real"
+        r"|string|utf8|varchar|text|binary|date|date32|datetime|timestamp|timestamptz"
+        r"|timestamp\[(s|ms|us|ns)(, ?tz=[A-Za-z0-9_/+:-]+)?\]|(decimal|numeric)\(\d{1,2}, ?\d{1,2}\))$"
+    ),
+]
+
+
+class CsvOptions(StrictModel):
+    """How CSV files are split into rows and columns."""
+
+    delimiter: Annotated[str, Field(min_length=1, max_length=1)] = ","
+    header: bool = Field(True, description="first row names the columns; false: names from `columns` in order")
+    quote_char: Annotated[str, Field(max_length=1)] = Field('"', description="'' turns quoting off")
+    escape_char: Annotated[str, Field(max_length=1)] = Field("", description="'' for none (quotes are doubled)")
+    skip_rows: Annotated[int, Field(ge=0)] = Field(0, description="lines to skip before the header")
+    null_values: list[str] | None = Field(None, description="strings read as null (default: '', NULL, null, NA …)")
+    encoding: str = "utf8"
+
+
+class FileSource(StrictModel):
+    """CSV, JSON lines or parquet files in an S3 prefix, an SFTP folder or a local folder."""
+
+    kind: Literal["file"]
+    name: Identifier
+    storage: Literal["s3", "sftp", "local"] = Field(
+        "local", description="where the files are (default: s3 for an s3:// path, else local)"
+    )
+    conn_id: str | None = Field(None, description="aws connection (s3) or sftp connection (sftp); none for local")
+    path: str = Field(
+        description="s3://bucket/prefix/, or a folder (or one file) on the SFTP server or this machine; "
+        "Jinja such as {{ ds }} is rendered"
+    )
+    pattern: str = Field(
+        "*",
+        description="glob on paths under `path` (* and ? stay in one folder, **/ crosses folders), "
+        "e.g. '*.csv.gz' or 'orders_{{ ds_nodash }}*.jsonl'; .gz/.bz2/.zst/.lz4 files are decompressed",
+    )
+    format: Literal["csv", "jsonl", "parquet"]
+    csv: CsvOptions | None = Field(None, description="CSV options (format: csv only)")
+    columns: dict[str, ColumnType] = Field(
+        {}, description="explicit types, e.g. {amount: decimal(12,2), sold_at: timestamp}; others are inferred"
+    )
+    on_empty: Literal["fail", "warn", "allow"] = Field("fail", description="when no file matches or all are empty")
+    batch_rows: Annotated[int, Field(ge=1000, le=1_000_000)] = 100_000
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storage_from_path(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "storage" not in data and isinstance(data.get("path"), str):
+            return {**data, "storage": "s3" if data["path"].startswith("s3://") else "local"}
+        return data
+
+    @model_validator(mode="after")
+    def _storage_matches(self) -> FileSource:
+        if (self.storage == "s3") != self.path.startswith("s3://"):
+            raise ValueError("storage s3 takes an s3://bucket/prefix/ path, and an s3:// path needs storage s3")
+        if self.storage == "local" and self.conn_id:
+            raise ValueError("a local path takes no conn_id (set storage: sftp for an SFTP server)")
+        if self.storage != "local" and not self.conn_id:
+            raise ValueError(f"storage {self.storage} needs conn_id (an Airflow {self.storage} connection)")
+        if self.csv is not None and self.format != "csv":
+            raise ValueError("csv options apply to format: csv only")
+        return self
+
+
+Source = Annotated[SqlSource | HttpSource | FileSource, Field(discriminator="kind")]
 
 
 class Bronze(StrictModel):
@@ -185,7 +310,7 @@ class Bronze(StrictModel):
 
     @field_validator("sources")
     @classmethod
-    def _unique_names(cls, sources: list[SqlSource | HttpSource]) -> list[SqlSource | HttpSource]:
+    def _unique_names(cls, sources: list[Any]) -> list[Any]:
         _ensure_unique([s.name for s in sources], "source name")
         return sources
 
@@ -217,16 +342,62 @@ class Notebook(StrictModel):
     depends_on: list[Identifier] = []
 
 
+GitProvider = Literal[
+    "gitHub",
+    "gitHubEnterprise",
+    "bitbucketCloud",
+    "bitbucketServer",
+    "gitLab",
+    "gitLabEnterpriseEdition",
+    "azureDevOpsServices",
+    "awsCodeCommit",
+]
+
+
+class GitSource(StrictModel):
+    """The repository Databricks checks the notebooks out from (the job's ``git_source``).
+
+    Pin a tag or a commit in production so a run executes the reviewed code; a branch follows
+    whatever was pushed last.
+    """
+
+    url: str = Field(description="e.g. https://github.com/acme/data-pipelines")
+    provider: GitProvider = "gitHub"
+    branch: str | None = None
+    tag: str | None = None
+    commit: str | None = None
+
+    @model_validator(mode="after")
+    def _one_reference(self) -> GitSource:
+        refs = [k for k in ("branch", "tag", "commit") if getattr(self, k)]
+        if len(refs) != 1:
+            raise ValueError("set exactly one of branch, tag or commit (a tag or commit pins what runs)")
+        return self
+
+    def job_field(self) -> dict[str, str]:
+        """As the Jobs API expects it."""
+        ref = next((k, v) for k in ("branch", "tag", "commit") if (v := getattr(self, k)))
+        return {"git_url": self.url, "git_provider": self.provider, f"git_{ref[0]}": ref[1]}
+
+
 class Silver(StrictModel):
     notebooks: Annotated[list[Notebook], Field(min_length=1)]
     compute: Compute = Compute()
-    source: Literal["WORKSPACE", "GIT"] = "WORKSPACE"
+    source: Literal["WORKSPACE", "GIT"] = Field(
+        "WORKSPACE",
+        description="WORKSPACE: notebooks deployed under workspace_root; GIT: checked out from git_source per run",
+    )
+    git_source: GitSource | None = Field(None, description="Required with source: GIT")
     workspace_root: str = Field("/Workspace/medallion", description="Where the repository is deployed")
     polling_seconds: Annotated[int, Field(ge=1, le=300)] = 5
     timeout_minutes: Annotated[int, Field(ge=1)] = 120
 
     @model_validator(mode="after")
     def _dependencies_exist(self) -> Silver:
+        if self.source == "GIT" and self.git_source is None:
+            raise ValueError("source: GIT needs git_source (url and a branch, tag or commit)")
+        if self.source == "WORKSPACE" and self.git_source is not None:
+            raise ValueError("git_source is only used with source: GIT; set source: GIT or remove git_source")
         names = [n.name for n in self.notebooks]
         _ensure_unique(names, "notebook name")
         for nb in self.notebooks:
@@ -262,6 +433,11 @@ class Contract(StrictModel):
     )
     columns: Annotated[list[ContractColumn], Field(min_length=1)]
     primary_key: list[str] = []
+    freshness_column: str | None = Field(
+        None,
+        description="timestamp column whose newest value must be within the pipeline's freshness_sla_hours "
+        "of the run's data interval end (a warning; set `freshness:` on the suite to tune it)",
+    )
 
     @model_validator(mode="after")
     def _keys_are_columns(self) -> Contract:
@@ -270,6 +446,8 @@ class Contract(StrictModel):
         missing = [k for k in self.primary_key if k not in names]
         if missing:
             raise ValueError(f"primary_key columns {missing} are not contract columns of {self.table}")
+        if self.freshness_column and self.freshness_column not in names:
+            raise ValueError(f"freshness_column {self.freshness_column!r} is not a contract column of {self.table}")
         return self
 
 
@@ -337,6 +515,23 @@ class PipelineSpec(StrictModel):
                 raise ValueError(f"quality.silver table {check.table!r} is not a notebook output {sorted(outputs)}")
         if self.quality.gold and not self.gold:
             raise ValueError("quality.gold needs a gold section")
+        for layer in ("bronze", "gold"):
+            for check in getattr(self.quality, layer):
+                if any(e.quarantine for e in check.expectations):
+                    raise ValueError(
+                        f"quality.{layer} {check.table}: quarantine works on silver only (rows are set aside "
+                        "before the silver tables are published); use severity: warning here"
+                    )
+        return self
+
+    @model_validator(mode="after")
+    def _freshness_has_an_age(self) -> PipelineSpec:
+        checks = [*self.quality.bronze, *self.quality.silver, *self.quality.gold]
+        if self.freshness_sla_hours is None:
+            if any(c.freshness and c.freshness.max_age_hours is None for c in checks):
+                raise ValueError("a freshness check needs max_age_hours, or freshness_sla_hours on the pipeline")
+            if any(c.freshness_column for c in self.contracts):
+                raise ValueError("a contract's freshness_column needs freshness_sla_hours on the pipeline")
         return self
 
     @field_validator("schedule")
