@@ -36,6 +36,7 @@ bench: venv manifest
 
 schema: venv
 	@$(BIN)/medallion schema > dag_configs/schema.json
+	@$(BIN)/medallion schema --markdown > docs/spec-reference.md
 
 ui: venv manifest  ## Airflow UI on the local runtime: http://127.0.0.1:8080 (admin/admin)
 	@$(BIN)/medallion ui

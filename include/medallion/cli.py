@@ -80,7 +80,12 @@ def _ui(args: argparse.Namespace) -> int:
     return run_ui(args.port)
 
 
-def _schema(_: argparse.Namespace) -> int:
+def _schema(args: argparse.Namespace) -> int:
+    if args.markdown:
+        from medallion.spec.reference import spec_reference_markdown
+
+        sys.stdout.write(spec_reference_markdown())
+        return 0
     from medallion.spec.schema import schema_text
 
     sys.stdout.write(schema_text())
@@ -119,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("validate", help="check spec files; report every problem with file:line:column")
     p.add_argument("paths", nargs="*", help="spec files or folders (default: dag_configs/)")
     p.set_defaults(func=_validate)
-    sub.add_parser("schema", help="print the JSON Schema of a spec file").set_defaults(func=_schema)
+    schema = sub.add_parser("schema", help="print the JSON Schema of a spec file (or the Markdown reference)")
+    schema.add_argument("--markdown", action="store_true", help="the spec reference as Markdown (docs/)")
+    schema.set_defaults(func=_schema)
     p = sub.add_parser("new", help="scaffold a spec, a notebook and a dbt model: medallion new <domain>/<name>")
     p.add_argument("target")
     p.set_defaults(func=_new)

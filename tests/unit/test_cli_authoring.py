@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from medallion.cli import main as cli
+from medallion.spec.reference import spec_reference_markdown
 from medallion.spec.schema import schema_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -16,6 +17,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_committed_schema_is_in_sync() -> None:
     assert (ROOT / "dag_configs/schema.json").read_text() == schema_text(), "run `make schema`"
+
+
+def test_committed_spec_reference_is_in_sync() -> None:
+    reference = spec_reference_markdown()
+    assert (ROOT / "docs/spec-reference.md").read_text() == reference, "run `make schema`"
+    assert "## PipelineSpec (a spec file)" in reference and "| `owners` | list of [Owner](#owner) | yes |" in reference
+    assert "## SqlSource" in reference and "## Expectation" in reference
 
 
 def test_every_spec_declares_the_schema_for_editors() -> None:
