@@ -37,3 +37,11 @@ STAGING_SCHEMA = "staging"
 def staging_table(spec: PipelineSpec, table: str) -> str:
     """Where a notebook writes ``silver.x`` before its gate passes (write → audit → publish)."""
     return f"{STAGING_SCHEMA}.{spec.id}__{table.split('.', 1)[1]}"
+
+
+QUARANTINE_SCHEMA = "quarantine"
+
+
+def quarantine_table(spec: PipelineSpec, table: str) -> str:
+    """Where the silver gate sets aside rows that broke a ``quarantine: true`` rule."""
+    return f"{QUARANTINE_SCHEMA}.{spec.id}__{table.split('.', 1)[1]}"

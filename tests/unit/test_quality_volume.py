@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
-from urllib.parse import urlparse
-
-import boto3
-import pytest
-from moto.server import ThreadedMotoServer
 
 from medallion import duck
 from medallion.quality.operator import QualityGateOperator
 from medallion.quality.volume import row_counts_from_reports, volume_bounds
-from medallion.settings import load_settings
 from medallion.spec.load import SpecLoader
 from medallion.spec.models import TableCheck
 
@@ -33,28 +26,6 @@ def test_bounds_and_history_filtering() -> None:
         {"status": "failed", "tables": [{"table": "t", **ok}]},
     ]
     assert row_counts_from_reports(reports, "t") == [7]
-
-
-@pytest.fixture
-def lake() -> Iterator[tuple[object, str]]:
-    """The test overlay's aws_lake endpoint and lakehouse file, as the operator will find them."""
-    settings = load_settings()
-    port = urlparse(settings.connection("aws_lake")["extra"]["endpoint_url"]).port
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        conn = settings.connection("aws_lake")
-        client = boto3.client(
-            "s3",
-            endpoint_url=f"http://127.0.0.1:{port}",
-            region_name="us-east-1",
-            aws_access_key_id=conn["login"],
-            aws_secret_access_key=conn["password"],
-        )
-        client.create_bucket(Bucket=SPEC.lake.bucket)
-        yield client, settings.connection("lakehouse")["host"]
-    finally:
-        server.stop()
 
 
 def gate_run(lakehouse: str, ds: str, rows: int) -> dict:

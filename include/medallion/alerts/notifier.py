@@ -115,13 +115,17 @@ def build_failure_alert(spec: PipelineSpec, context: Any) -> Alert:
 
 
 def build_gate_warning_alert(spec: PipelineSpec, context: Any, report: dict[str, Any]) -> Alert:
-    cls = load_catalog().classes["quality_gate_warning"]
+    """Warning expectations failed and/or rows were quarantined; the run went on."""
+    cls = load_catalog().classes["quality_gate_warning" if report["warnings"] else "quality_quarantine"]
     ti = context["ti"]
-    details = gate_details(report, "warning")
+    details = quarantine_details(report) + gate_details(report, "warning")
+    parts = [f"{report['warnings']} warning expectation(s) failed"] if report["warnings"] else []
+    if report.get("quarantined"):
+        parts.append(f"{report['quarantined']} row(s) were quarantined")
     return Alert(
         severity="warning",
         title=cls.title,
-        summary=f"{report['warnings']} warning expectation(s) failed in the {report['layer']} gate; the run continues.",
+        summary=f"{' and '.join(parts)} in the {report['layer']} gate; the run continues.",
         pipeline=spec.id,
         domain=spec.domain,
         layer=report["layer"],
@@ -138,6 +142,20 @@ def build_gate_warning_alert(spec: PipelineSpec, context: Any, report: dict[str,
         run_id=str(context.get("run_id") or ""),
         fingerprint=fingerprint(spec.id, ti.task_id, cls.name, " ".join(details)),
     )
+
+
+def quarantine_details(report: dict[str, Any]) -> list[str]:
+    """One line per table with quarantined rows: counts per rule and the query to look at them."""
+    lines = []
+    for table in report.get("tables", []):
+        q = table.get("quarantine") or {}
+        if q.get("quarantined"):
+            rules = ", ".join(f"{rule}: {n}" for rule, n in q["rules"].items() if n)
+            lines.append(
+                f"{table['table']}: {q['quarantined']} row(s) quarantined ({rules}), {q['kept']} published. "
+                f"SELECT * FROM {q['table']} WHERE _logical_date = DATE '{report['logical_date']}'"
+            )
+    return lines
 
 
 def send_slack(alert: Alert, channel: str, conn_id: str = connections.SLACK, thread_ts: str | None = None) -> str:

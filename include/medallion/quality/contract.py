@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from medallion.spec.models import Contract, Expectation, PipelineSpec, TableCheck
+from medallion.spec.models import Contract, Expectation, FreshnessCheck, PipelineSpec, TableCheck
 
 
 def contract_expectations(contract: Contract) -> list[Expectation]:
@@ -24,14 +24,20 @@ def contract_expectations(contract: Contract) -> list[Expectation]:
 
 
 def layer_checks(spec: PipelineSpec, layer: str) -> list[TableCheck]:
-    """The spec's suites for ``layer`` plus contract-derived expectations for the layer's tables."""
-    checks = {c.table: list(c.expectations) for c in getattr(spec.quality, layer)}
+    """The spec's suites for ``layer`` plus contract-derived expectations (and freshness) for its tables."""
+    checks = {c.table: c for c in getattr(spec.quality, layer)}
     for contract in spec.contracts:
-        if contract.table.split(".", 1)[0] == layer:
-            existing = checks.setdefault(contract.table, [])
-            seen = {(e.type, repr(e.ge_kwargs())) for e in existing}
-            existing.extend(e for e in contract_expectations(contract) if (e.type, repr(e.ge_kwargs())) not in seen)
-    return [TableCheck(table=table, expectations=exps) for table, exps in checks.items()]
+        if contract.table.split(".", 1)[0] != layer:
+            continue
+        derived_all = contract_expectations(contract)
+        check = checks.get(contract.table) or TableCheck(table=contract.table, expectations=derived_all)
+        seen = {(e.type, repr(e.ge_kwargs())) for e in check.expectations}
+        derived = [e for e in derived_all if (e.type, repr(e.ge_kwargs())) not in seen]
+        update: dict[str, object] = {"expectations": [*check.expectations, *derived]}
+        if contract.freshness_column and check.freshness is None:
+            update["freshness"] = FreshnessCheck(column=contract.freshness_column)
+        checks[contract.table] = check.model_copy(update=update)
+    return list(checks.values())
 
 
 def pii_columns(spec: PipelineSpec, table: str) -> set[str]:

@@ -40,18 +40,41 @@ def quiet_import_gx() -> Any:
 def _give_duckdb_a_dialect_module(engine_cls: Any) -> None:
     """GE finds no dialect module for DuckDB and then silently fails regex expectations.
 
-    duckdb-engine's dialect derives from PostgreSQL's, so GE's PostgreSQL expressions apply.
+    duckdb-engine's dialect derives from PostgreSQL's, so GE's PostgreSQL expressions apply,
+    except regex: PostgreSQL's ``~`` is a full match in DuckDB, so use ``regexp_matches``.
     """
     from sqlalchemy.dialects import postgresql
+
+    class DuckDBAsPostgres(postgresql.dialect):  # type: ignore[misc,valid-type]
+        """Marks GE's dialect module as DuckDB for the regex expression."""
 
     original_init = engine_cls.__init__
 
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
         original_init(self, *args, **kwargs)
         if self.dialect_name == _DuckDBDialect.DUCKDB and self.dialect_module is None:
-            self.dialect_module = SimpleNamespace(dialect=postgresql.dialect)
+            self.dialect_module = SimpleNamespace(dialect=DuckDBAsPostgres)
 
     engine_cls.__init__ = init
+    _search_regex_on_duckdb(DuckDBAsPostgres)
+
+
+def _search_regex_on_duckdb(marker: type) -> None:
+    """GE's regex expectations search (``re.search``, Databricks ``regexp_like``); so must DuckDB's."""
+    import sqlalchemy as sa
+    from great_expectations.expectations.metrics import util
+    from great_expectations.expectations.metrics.column_map_metrics import column_values_match_regex
+
+    original = util.get_dialect_regex_expression
+
+    def regex_expression(column: Any, regex: str, dialect: Any, positive: bool = True) -> Any:
+        if getattr(dialect, "dialect", None) is marker:
+            found = sa.func.regexp_matches(column, sa.literal(regex))
+            return found if positive else sa.not_(found)
+        return original(column, regex, dialect, positive)
+
+    util.get_dialect_regex_expression = regex_expression
+    column_values_match_regex.get_dialect_regex_expression = regex_expression
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,8 @@ class Outcome:
     hint: str | None = None
     runbook: str | None = None
     error: str | None = None
+    name: str | None = None
+    quarantined: int | None = None  # rows set aside by this quarantine rule (then validated without them)
 
     def summary(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
@@ -131,7 +133,9 @@ def _identity(exp: Expectation) -> str:
 
 
 def _outcome(exp: Expectation, r: Any) -> Outcome:
-    base = Outcome(exp.type, exp.ge_kwargs(), exp.severity.value, False, hint=exp.hint, runbook=exp.runbook)
+    base = Outcome(
+        exp.type, exp.ge_kwargs(), exp.severity.value, False, hint=exp.hint, runbook=exp.runbook, name=exp.name
+    )
     if r is None:
         base.error = "Great Expectations returned no result for this expectation"
         return base
@@ -145,7 +149,7 @@ def _outcome(exp: Expectation, r: Any) -> Outcome:
         base.error = "the expectation could not be evaluated on this engine (no observed value)"
         return base
     base.success = bool(r.success)
-    base.observed = res.get("observed_value")
+    base.observed = _plain(res.get("observed_value"))
     base.unexpected_count = res.get("unexpected_count")
     base.unexpected_percent = res.get("unexpected_percent")
     base.samples = [_plain(v) for v in list(res.get("partial_unexpected_list") or [])[:SAMPLE_SIZE]]

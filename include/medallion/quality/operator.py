@@ -47,14 +47,18 @@ class QualityGateOperator(BaseOperator):
 
         from medallion.quality.contract import pii_columns
         from medallion.quality.gate import run_table_check
-        from medallion.quality.volume import with_volume_expectation
 
         s3 = S3Hook(aws_conn_id=connections.LAKE_S3)
         ds = context["ds"]
         tables = []
+        keep: dict[str, str] = {}  # silver table → predicate of the rows not quarantined
         for declared in self.checks:
-            check = with_volume_expectation(declared, self._history(s3, ds, declared.table))
+            check = self._runtime_check(declared, context, s3)
             target, query = self._target_and_query(check, ds, s3, BaseHook)
+            quarantined = self._quarantine(check, context, BaseHook)
+            if quarantined is not None:
+                keep[check.table] = quarantined[0]
+                query = f"{query} WHERE {quarantined[0]}"
             self.log.info("validating %s %s (%d expectations)", self.layer, check.table, len(check.expectations))
             try:
                 result = run_table_check(
@@ -73,7 +77,8 @@ class QualityGateOperator(BaseOperator):
                     hint="the validation engine could not run; check the table exists and the lakehouse is up",
                     kind="gate_infra",
                 ) from exc
-            tables.append(result.to_dict())
+            table = result.to_dict()
+            tables.append(quarantined[1].annotate(table, check) if quarantined else table)
         if self.layer == "bronze":
             tables += self._schema_drift(s3, ds)
         report = self._report(context, tables)
@@ -83,10 +88,62 @@ class QualityGateOperator(BaseOperator):
         context["ti"].xcom_push(key=REPORT_URL_KEY, value=report["report_url"])
         self._log_summary(report)
         self._decide(context, report)
-        report["published"] = self._publish_layer(BaseHook)
+        report["published"] = self._publish_layer(BaseHook, keep)
         return report
 
-    def _publish_layer(self, base_hook: Any) -> list[str]:
+    def _runtime_check(self, declared: TableCheck, context: Any, s3: Any) -> TableCheck:
+        """The suite as this run evaluates it: run parameters rendered, freshness and volume bounds added."""
+        from medallion.quality.freshness import with_freshness_expectation
+        from medallion.quality.params import render_check
+        from medallion.quality.volume import with_volume_expectation
+
+        try:
+            check = render_check(declared, lambda text: self.render_template(text, context))
+        except Exception as exc:
+            raise StepError(
+                f"{type(exc).__name__}: {exc}",
+                step="render",
+                target=f"{self.layer} {declared.table}",
+                hint="a run parameter ({{ … }}) in this suite could not be rendered; fix the expression in the spec",
+            ) from exc
+        check = with_freshness_expectation(check, self.spec.freshness_sla_hours, context)
+        return with_volume_expectation(check, self._history(s3, context["ds"], check.table))
+
+    def _quarantine(self, check: TableCheck, context: Any, base_hook: Any) -> tuple[str, Any] | None:
+        """Silver: set aside rows breaking quarantine rules; returns (keep predicate, result) or None."""
+        from medallion import layout
+        from medallion.quality import quarantine
+
+        if self.layer != "silver" or not quarantine.quarantine_rules(check):
+            return None
+        conn = base_hook.get_connection(connections.LAKEHOUSE_SQL)
+        staging = layout.staging_table(self.spec, check.table)
+        target = layout.quarantine_table(self.spec, check.table)
+        plan = quarantine.plan(check, staging, target, conn.conn_type)
+        assert plan is not None  # there are quarantine rules
+        try:
+            result = quarantine.apply(conn, plan, run_id=context["run_id"], ds=context["ds"])
+        except Exception as exc:
+            raise StepError(
+                f"{type(exc).__name__}: {exc}",
+                step="quarantine",
+                target=f"{check.table} → {target}",
+                kind="gate_infra",
+                hint=f"rows could not be set aside; check {staging} exists and {target} has the staging table's "
+                "columns plus _quarantine_rules, _run_id, _logical_date, _quarantined_at (drop it after a schema "
+                "change); the task retries",
+            ) from exc
+        self.log.info(
+            "quarantined %d of %d rows of %s into %s %s",
+            result.quarantined,
+            result.total,
+            staging,
+            target,
+            result.rules,
+        )
+        return plan.keep, result
+
+    def _publish_layer(self, base_hook: Any, keep: dict[str, str]) -> list[str]:
         """Silver: swap the audited staging tables into place (only reached when the gate passed)."""
         from medallion import layout
         from medallion.quality.publish import publish
@@ -96,7 +153,7 @@ class QualityGateOperator(BaseOperator):
         tables = [t for nb in self.spec.silver.notebooks for t in nb.outputs]
         pairs = [(layout.staging_table(self.spec, t), t) for t in tables]
         try:
-            publish(base_hook.get_connection(connections.LAKEHOUSE_SQL), pairs)
+            publish(base_hook.get_connection(connections.LAKEHOUSE_SQL), pairs, keep)
         except Exception as exc:
             raise StepError(
                 f"{type(exc).__name__}: {exc}",
@@ -168,7 +225,8 @@ class QualityGateOperator(BaseOperator):
         critical = sum(t["critical_failures"] for t in tables)
         infra = sum(t["infra_errors"] for t in tables)
         warnings = sum(t["warnings"] for t in tables)
-        status = "error" if infra else "failed" if critical else "warning" if warnings else "passed"
+        quarantined = sum((t.get("quarantine") or {}).get("quarantined", 0) for t in tables)
+        status = "error" if infra else "failed" if critical else "warning" if warnings or quarantined else "passed"
         return {
             "pipeline": self.spec.id,
             "domain": self.spec.domain,
@@ -179,6 +237,7 @@ class QualityGateOperator(BaseOperator):
             "critical_failures": critical,
             "warnings": warnings,
             "infra_errors": infra,
+            "quarantined": quarantined,
             "tables": tables,
         }
 
@@ -221,7 +280,7 @@ class QualityGateOperator(BaseOperator):
                 + "; ".join(failing),
                 report,
             )
-        if report["warnings"]:
+        if report["warnings"] or report["quarantined"]:
             from medallion.alerts.notifier import notify_gate_warning
 
             notify_gate_warning(self.spec, context, report)
