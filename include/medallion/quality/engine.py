@@ -126,13 +126,19 @@ def lakehouse_target(conn: Any) -> SqlTarget:
 
         return duckdb_target(str(paths.resolve(conn.host)))
     if conn.conn_type == "databricks":
+        from urllib.parse import quote
+
         extra = conn.extra_dejson
         http_path = extra.get("http_path") or extra.get("sql_endpoint_http_path")
+        if not http_path:
+            raise ValueError(
+                f"connection {conn.conn_id!r}: set extra.http_path to the SQL warehouse's HTTP path "
+                "(Databricks → SQL Warehouses → Connection details), e.g. /sql/1.0/warehouses/<id>"
+            )
         catalog = extra.get("catalog", "main")
-        url = (
-            f"databricks://token:{conn.password}@{conn.host}?http_path={http_path}&catalog={catalog}"
-            f"&schema={conn.schema or 'default'}"
-        )
+        host = conn.host.removeprefix("https://").rstrip("/")
+        query = f"http_path={quote(http_path)}&catalog={quote(catalog)}&schema={quote(conn.schema or 'default')}"
+        url = f"databricks://token:{quote(conn.password or '', safe='')}@{host}?{query}"
         return SqlTarget("databricks", url, {}, databricks={"catalog": catalog})
     raise ValueError(
         f"connection {conn.conn_id!r} has type {conn.conn_type!r}; the lakehouse connection must be "
