@@ -15,21 +15,16 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import gc
 import io
 import os
-import resource
 import shutil
 import statistics
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-_TMP = Path(tempfile.mkdtemp(prefix="medallion-bench-gold-"))
-os.environ.setdefault("AIRFLOW_HOME", str(_TMP / "airflow"))  # leave ~/airflow alone
-os.environ.setdefault("AIRFLOW__COSMOS__ENABLE_TELEMETRY", "False")
-os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")
+from _common import isolated_environment, peak_rss_mb, timed
+
+_TMP = isolated_environment("gold")  # AIRFLOW_HOME in a temporary folder, quiet logs, no telemetry
 os.environ["AIRFLOW__COSMOS__ENABLE_CACHE_DBT_LS"] = "False"  # each round really runs dbt ls
 os.environ["AIRFLOW__COSMOS__CACHE_DIR"] = str(_TMP / "cosmos")  # partial-parse cache, removed at exit
 import airflow  # noqa: F401, E402  (before cosmos)
@@ -78,13 +73,6 @@ def build(load_method, invocation_mode) -> object:
     return dag
 
 
-def timed(fn) -> tuple[float, object]:
-    gc.collect()
-    start = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - start, out
-
-
 def ensure_manifest() -> None:
     if MANIFEST.exists():
         return
@@ -119,7 +107,7 @@ def main() -> None:
     finally:
         shutil.rmtree(_TMP, ignore_errors=True)
     median = {name: statistics.median(values) for name, values in times.items()}
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_mb = peak_rss_mb()
     speedup = median["dbt_ls"] / median["manifest"]
     print(f"project={DBT_DIR.name} select={SELECT} tasks={len(tasks['manifest'])} rounds={ROUNDS} dbt={DBT}")
     print(f"LoadMode.DBT_MANIFEST: median {median['manifest'] * 1000:.1f} ms per DAG build")

@@ -15,20 +15,18 @@ Usage: python benchmarks/bench_parse.py [N] [ROUNDS]
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import os
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-os.environ.setdefault("AIRFLOW__COSMOS__ENABLE_TELEMETRY", "False")
-os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")
+from _common import peak_rss_mb, quiet_airflow, timed
+
+quiet_airflow()
 os.environ.setdefault("AIRFLOW__DAG_FACTORY__ENABLE_TELEMETRY", "False")
-import airflow  # noqa: F401  (before cosmos)
+import airflow  # noqa: F401, E402  (before cosmos)
 
 ROOT = Path(__file__).resolve().parents[1]
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 500
@@ -305,13 +303,6 @@ def dag_factory_build(folder: Path) -> dict:
     return {k: v for k, v in namespace.items() if hasattr(v, "task_dict")}
 
 
-def timed(fn) -> tuple[float, object]:
-    gc.collect()
-    start = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - start, out
-
-
 def main() -> None:
     import logging
 
@@ -350,7 +341,7 @@ def main() -> None:
         cli = [str(Path(sys.executable).with_name("medallion")), "validate", str(configs)]
         t_cli = min(timed(lambda: subprocess.run(cli, check=True, capture_output=True))[0] for _ in range(3))
         factory, hand, peer = min(factory_times), min(hand_times), min(df_times)
-        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        rss_mb = peak_rss_mb()
         print(f"specs={N} rounds={ROUNDS}")
         print(f"factory (YAML → validate → DAG): {factory:.2f}s  ({factory / N * 1000:.1f} ms/DAG)")
         print(f"handwritten Python, same operators: {hand:.2f}s  ({hand / N * 1000:.1f} ms/DAG)")

@@ -17,18 +17,15 @@ import datetime as dt
 import itertools
 import json
 import os
-import resource
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from unittest.mock import MagicMock
 
-_TMP = Path(tempfile.mkdtemp(prefix="medallion-bench-silver-"))
-os.environ.setdefault("AIRFLOW_HOME", str(_TMP / "airflow"))  # leave ~/airflow alone
-os.environ.setdefault("AIRFLOW__COSMOS__ENABLE_TELEMETRY", "False")
-os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")
+from _common import isolated_environment, peak_rss_mb
+
+_TMP = isolated_environment("silver")  # AIRFLOW_HOME in a temporary folder, quiet logs, no telemetry
 import airflow  # noqa: F401, E402
 
 NOTEBOOKS = 3
@@ -160,7 +157,7 @@ def main() -> None:
         if emulator is not None:
             emulator.stop()
         shutil.rmtree(_TMP, ignore_errors=True)
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_mb = peak_rss_mb()
     print(
         f"notebooks per pipeline run={NOTEBOOKS}, chained; emulated cluster start {CLUSTER_START_SECONDS}s "
         f"(real job clusters take minutes); operator polling {POLL_SECONDS}s"
