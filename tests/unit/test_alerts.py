@@ -197,6 +197,46 @@ def test_rate_limit_is_retried_after_retry_after(servers, monkeypatch: pytest.Mo
     assert len(read_messages(tmp_path / "slack")) == 1
 
 
+def webhook_conn(monkeypatch: pytest.MonkeyPatch, slack: SlackServer, token: str = "T0LOCAL/B0LOCAL/secret") -> None:
+    """An incoming-webhook connection (provider type ``slackwebhook``): endpoint in host, token as password."""
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SLACK_TEST",
+        json.dumps({"conn_type": "slackwebhook", "host": f"{slack.base}/services", "password": token}),
+    )
+
+
+def test_incoming_webhook_gets_the_same_block_kit_message(servers, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    slack, _ = servers
+    webhook_conn(monkeypatch, slack)
+    alert = build_failure_alert(SPEC, fake_context(RuntimeError("Task failed. " + "x" * 20000)))
+    result = deliver(alert, SPEC, slack_conn_id="slack_test", smtp_conn_id="smtp_test")
+    assert (result.slack, result.email) == ("sent", "sent")
+    [message] = read_messages(tmp_path / "slack")
+    assert message["via"] == "webhook" and message["webhook"] == "T0LOCAL/B0LOCAL"
+    assert message["blocks"] == alert.slack_blocks() and message["text"] == alert.text()
+    assert len(message["blocks"]) <= MAX_BLOCKS
+    assert all(len(b["text"]["text"]) <= SECTION_LIMIT for b in message["blocks"] if "text" in b)
+
+
+def test_webhook_retries_429_and_5xx(servers, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    slack, _ = servers
+    webhook_conn(monkeypatch, slack)
+    slack.inject_rate_limit(count=1, retry_after=1)
+    assert deliver(sample_alert(), SPEC, slack_conn_id="slack_test", smtp_conn_id="smtp_test").slack == "sent"
+    slack.inject_server_error(count=2)
+    assert deliver(sample_alert(), SPEC, slack_conn_id="slack_test", smtp_conn_id="smtp_test").slack == "sent"
+    assert [m["via"] for m in read_messages(tmp_path / "slack")] == ["webhook", "webhook"]
+
+
+def test_broken_webhook_falls_back_to_email(servers, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    slack, _ = servers
+    webhook_conn(monkeypatch, slack, token="T0LOCAL/revoked")  # Slack answers 404 no_service
+    result = deliver(sample_alert(), SPEC, slack_conn_id="slack_test", smtp_conn_id="smtp_test")
+    assert result.slack == "failed" and "no_service" in result.errors[0]
+    assert classify(RuntimeError(result.errors[0]), None).name == "alerting_misconfigured"
+    assert result.email == "sent" and read_mail(tmp_path / "mail") and not read_messages(tmp_path / "slack")
+
+
 def test_everything_down_never_raises(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(
         "AIRFLOW_CONN_SLACK_TEST",

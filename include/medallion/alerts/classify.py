@@ -55,10 +55,13 @@ def exception_chain_text(exc: BaseException | None) -> str:
     return "\n".join(parts)
 
 
-def classify(exc: BaseException | None, layer: str | None) -> FailureClass:
-    """The catalog class for a failure in ``layer`` (bronze/silver/gold/None)."""
+def classify(exc: BaseException | None, layer: str | None, kind: str | None = None) -> FailureClass:
+    """The catalog class for a failure in ``layer`` (bronze/silver/gold/None).
+
+    ``kind`` is a class already known from structured results (e.g. dbt's run_results.json).
+    """
     catalog = load_catalog()
-    kind = getattr(exc, "kind", "") or ("quality_gate_failed" if hasattr(exc, "report") else "")
+    kind = kind or getattr(exc, "kind", "") or ("quality_gate_failed" if hasattr(exc, "report") else "")
     if kind in catalog.classes:
         return catalog.classes[kind]
     text = exception_chain_text(exc)

@@ -18,6 +18,7 @@ from medallion import connections
 from medallion.alerts.classify import classify, details_of, expectation_hint, layer_of, load_catalog
 from medallion.alerts.message import Alert, scrub, truncate
 from medallion.alerts.state import S3AlertState, fingerprint, run_key
+from medallion.gold.results import DbtOutcome, failure_kind, outcomes_from
 from medallion.spec.models import PipelineSpec
 
 log = logging.getLogger(__name__)
@@ -77,16 +78,28 @@ def gate_details(report: dict[str, Any], severity: str) -> list[str]:
     return lines
 
 
+def dbt_project_label(spec: PipelineSpec) -> str:
+    return spec.gold.project_dir if spec.gold else ""
+
+
+def dbt_details(spec: PipelineSpec, outcomes: list[DbtOutcome]) -> list[str]:
+    """One entry per dbt node: node, test, failing rows, message (unit test diff) and compiled SQL path."""
+    return [truncate(scrub(o.describe(dbt_project_label(spec))), 1500) for o in outcomes]
+
+
 def build_failure_alert(spec: PipelineSpec, context: Any) -> Alert:
     """Alert for a task that failed after its last retry."""
     exc = context.get("exception")
     ti = context["ti"]
     layer = layer_of(ti.task_id)
-    cls = classify(exc, layer)
+    failed_nodes = [o for o in outcomes_from(context) if o.failed]
+    cls = classify(exc, layer, kind=failure_kind(failed_nodes))
     extra = details_of(exc)
     report = extra.get("report") or {}
-    details = gate_details(report, "critical") if report else []
+    details = gate_details(report, "critical") if report else dbt_details(spec, failed_nodes)
     message = scrub(str(exc)) if exc is not None else "the task failed (no exception captured)"
+    if failed_nodes:
+        message = "; ".join(o.headline() for o in failed_nodes[:3]) + ("; …" if len(failed_nodes) > 3 else "")
     if not details:
         details = [truncate(line, 600) for line in message.splitlines() if line.strip()][:MAX_DETAIL_LINES]
     task = context.get("task")
@@ -116,31 +129,17 @@ def build_failure_alert(spec: PipelineSpec, context: Any) -> Alert:
 
 def build_gate_warning_alert(spec: PipelineSpec, context: Any, report: dict[str, Any]) -> Alert:
     """Warning expectations failed and/or rows were quarantined; the run went on."""
-    cls = load_catalog().classes["quality_gate_warning" if report["warnings"] else "quality_quarantine"]
-    ti = context["ti"]
-    details = quarantine_details(report) + gate_details(report, "warning")
     parts = [f"{report['warnings']} warning expectation(s) failed"] if report["warnings"] else []
     if report.get("quarantined"):
         parts.append(f"{report['quarantined']} row(s) were quarantined")
-    return Alert(
-        severity="warning",
-        title=cls.title,
+    return warning_alert(
+        spec,
+        context,
+        "quality_gate_warning" if report["warnings"] else "quality_quarantine",
         summary=f"{' and '.join(parts)} in the {report['layer']} gate; the run continues.",
-        pipeline=spec.id,
-        domain=spec.domain,
+        details=quarantine_details(report) + gate_details(report, "warning"),
         layer=report["layer"],
-        task=ti.task_id,
-        logical_date=str(context.get("ds")),
-        attempt=f"try {getattr(ti, 'try_number', 1)}",
-        failure_class=cls.name,
-        details=details[:MAX_DETAIL_LINES],
-        hint=cls.hint,
-        runbook=spec.alerts.runbook,
-        owners=owner_handles(spec),
-        links=_links(context, report.get("report_url") or report.get("report_uri")),
-        commands=rerun_commands(spec.id, ti.task_id, str(context.get("ds"))),
-        run_id=str(context.get("run_id") or ""),
-        fingerprint=fingerprint(spec.id, ti.task_id, cls.name, " ".join(details)),
+        report=report,
     )
 
 
@@ -158,18 +157,100 @@ def quarantine_details(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def send_slack(alert: Alert, channel: str, conn_id: str = connections.SLACK, thread_ts: str | None = None) -> str:
-    """Post through the Slack provider's hook (slack-sdk), retrying 429 and 5xx; returns the ts."""
-    from airflow.providers.slack.hooks.slack import SlackHook
+def build_dbt_warning_alert(spec: PipelineSpec, context: Any, outcomes: list[DbtOutcome]) -> Alert:
+    """Warning for dbt tests with ``severity: warn`` that found rows (the task itself succeeded)."""
+    warned = [o for o in outcomes if o.warned]
+    return warning_alert(
+        spec,
+        context,
+        "dbt_test_warning",
+        summary=f"{len(warned)} dbt test(s) with severity warn found rows; the run continues: "
+        + "; ".join(o.headline() for o in warned[:3]),
+        details=dbt_details(spec, warned),
+        layer="gold",
+    )
+
+
+def warning_alert(
+    spec: PipelineSpec,
+    context: Any,
+    class_name: str,
+    *,
+    summary: str,
+    details: list[str],
+    layer: str | None,
+    report: dict[str, Any] | None = None,
+) -> Alert:
+    """A ``warning`` severity alert: the task succeeded but someone should look."""
+    cls = load_catalog().classes[class_name]
+    ti = context["ti"]
+    report = report or {}
+    return Alert(
+        severity="warning",
+        title=cls.title,
+        summary=truncate(scrub(summary), 500),
+        pipeline=spec.id,
+        domain=spec.domain,
+        layer=layer,
+        task=ti.task_id,
+        logical_date=str(context.get("ds")),
+        attempt=f"try {getattr(ti, 'try_number', 1)}",
+        failure_class=cls.name,
+        details=details[:MAX_DETAIL_LINES],
+        hint=cls.hint,
+        runbook=spec.alerts.runbook,
+        owners=owner_handles(spec),
+        links=_links(context, report.get("report_url") or report.get("report_uri")),
+        commands=rerun_commands(spec.id, ti.task_id, str(context.get("ds"))),
+        run_id=str(context.get("run_id") or ""),
+        fingerprint=fingerprint(spec.id, ti.task_id, cls.name, " ".join(details)),
+    )
+
+
+class DbtWarningNotifier:
+    """Cosmos ``on_warning_callback`` for the gold group: warn-severity dbt tests alert, never fail."""
+
+    def __init__(self, spec: PipelineSpec):
+        self.spec = spec
+
+    def __call__(self, context: Any) -> None:
+        try:
+            outcomes = outcomes_from(context)
+            if not any(o.warned for o in outcomes):  # cosmos only gave names: keep them
+                outcomes = [
+                    DbtOutcome(unique_id=n, name=n, resource_type="test", status="warn", message=str(m))
+                    for n, m in zip(context.get("test_names") or [], context.get("test_results") or [], strict=False)
+                ]
+            alert = build_dbt_warning_alert(self.spec, context, outcomes)
+        except Exception:  # a bug here must not fail a task whose dbt command succeeded
+            log.exception("could not build the dbt warning alert")
+            return
+        delivery = deliver(alert, self.spec, state=lake_state(self.spec))
+        log.info("dbt warning alert: slack=%s email=%s", delivery.slack, delivery.email)
+
+
+def send_slack(
+    alert: Alert, channel: str, conn_id: str = connections.SLACK, thread_ts: str | None = None
+) -> str | None:
+    """Post through the Slack provider's hooks (slack-sdk), retrying 429 (Retry-After) and 5xx.
+
+    The connection type decides the API: ``slack`` (bot token, posts to ``channel``, returns the
+    message ts for threading) or ``slackwebhook`` (incoming webhook: its channel is fixed by the
+    webhook and Slack returns no ts, so follow-ups cannot be threaded; returns None).
+    """
+    from airflow.sdk import BaseHook
     from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler, ServerErrorRetryHandler
 
-    hook = SlackHook(
-        slack_conn_id=conn_id,
-        retry_handlers=[
-            RateLimitErrorRetryHandler(max_retry_count=3),
-            ServerErrorRetryHandler(max_retry_count=2),
-        ],
-    )
+    retry_handlers = [RateLimitErrorRetryHandler(max_retry_count=3), ServerErrorRetryHandler(max_retry_count=2)]
+    if BaseHook.get_connection(conn_id).conn_type == "slackwebhook":
+        from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
+
+        webhook = SlackWebhookHook(slack_webhook_conn_id=conn_id, retry_handlers=retry_handlers)
+        webhook.send(text=alert.text(), blocks=alert.slack_blocks())  # raises on any non-200 answer
+        return None
+    from airflow.providers.slack.hooks.slack import SlackHook
+
+    hook = SlackHook(slack_conn_id=conn_id, retry_handlers=retry_handlers)
     response = hook.client.chat_postMessage(
         channel=channel, text=alert.text(), blocks=alert.slack_blocks(), thread_ts=thread_ts
     )
@@ -218,7 +299,7 @@ def deliver(
             in_thread = thread["ts"] if thread and thread.get("channel") == routing.slack_channel else None
             ts = send_slack(alert, routing.slack_channel, slack_conn_id, thread_ts=in_thread)
             result.slack = "sent"
-            if state is not None and alert.run_id and not in_thread:
+            if state is not None and alert.run_id and not in_thread and ts:
                 state.put(run_key(alert.run_id), {"channel": routing.slack_channel, "ts": ts})
         except Exception as exc:
             result.slack = "failed"

@@ -72,15 +72,18 @@ def build_dag(spec: PipelineSpec, warnings: Sequence[Problem] = (), config_dir: 
                     land_operator(spec, src)
             upstream = bronze >> _gate(spec, "bronze", None)
         if spec.silver:
+            from medallion.silver.preflight import build_silver_preflight
             from medallion.silver.workflow import build_silver_group
 
             silver = build_silver_group(spec, pool=pool)
+            build_silver_preflight(spec) >> silver  # notebook lint, in parallel with bronze
             upstream = _chain(upstream, silver) >> _gate(spec, "silver", pool)
         if spec.gold:
-            from medallion.gold.dbt import build_gold_group
+            from medallion.gold.dbt import build_gold_group, build_gold_preflight
 
+            preflight = _chain(upstream, build_gold_preflight(spec, pool=pool))  # dbt unit tests
             gold = build_gold_group(spec, pool=pool)  # tasks inherit the DAG's default_args
-            _chain(upstream, gold) >> _gate(spec, "gold", pool)
+            _chain(preflight, gold) >> _gate(spec, "gold", pool)
     return dag
 
 

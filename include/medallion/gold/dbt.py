@@ -20,28 +20,53 @@ def manifest_path(project_dir: Path) -> Path:
     return project_dir / "target" / "manifest.json"
 
 
-def build_gold_group(spec: PipelineSpec, pool: str | None = None) -> Any:
-    """Create the ``gold`` DbtTaskGroup in the current DAG context and return it."""
-    from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-    from cosmos.constants import InvocationMode, LoadMode, TestBehavior
+def dbt_vars(spec: PipelineSpec) -> dict[str, str]:
+    return {"ds": "{{ ds }}", "pipeline": spec.id}
+
+
+def profile_config() -> Any:
+    """The runtime profile every dbt command of a pipeline uses (from the ``lakehouse`` connection)."""
+    from cosmos import ProfileConfig
 
     from medallion.gold.profile import LakehouseProfileMapping
+
+    return ProfileConfig(
+        profile_name=DBT_PROFILE,
+        target_name=DBT_TARGET,
+        profile_mapping=LakehouseProfileMapping(connections.LAKEHOUSE_SQL),
+    )
+
+
+def build_gold_group(spec: PipelineSpec, pool: str | None = None) -> Any:
+    """Create the ``gold`` DbtTaskGroup in the current DAG context and return it.
+
+    Every dbt task keeps its node outcomes for the alert (``remember_outcomes``, cosmos's
+    post-command ``callback``) and warn-severity tests that found rows send a warning alert
+    (cosmos's ``on_warning_callback``). A model's test task also re-runs its unit tests (dbt
+    selects them with the model; they are cheap fixtures). They are not excluded through
+    ``DBT_EXCLUDE_RESOURCE_TYPES``: cosmos copies a task's env into ``os.environ`` for OpenLineage,
+    so in one process (``dag.test``, the demo) it would leak into the preflight and empty it.
+    """
+    from cosmos import DbtTaskGroup, ExecutionConfig, ProjectConfig, RenderConfig
+    from cosmos.constants import InvocationMode, LoadMode, TestBehavior
+
+    from medallion.alerts.notifier import DbtWarningNotifier
+    from medallion.gold.results import remember_outcomes
 
     gold = spec.gold
     assert gold is not None
     project_dir = paths.resolve(gold.project_dir)
+    operator_args: dict[str, Any] = {"install_deps": False, "callback": remember_outcomes}
+    if pool:
+        operator_args["pool"] = pool
     return DbtTaskGroup(
         group_id="gold",
         project_config=ProjectConfig(
             dbt_project_path=project_dir,
             manifest_path=manifest_path(project_dir),
-            dbt_vars={"ds": "{{ ds }}", "pipeline": spec.id},
+            dbt_vars=dbt_vars(spec),
         ),
-        profile_config=ProfileConfig(
-            profile_name=DBT_PROFILE,
-            target_name=DBT_TARGET,
-            profile_mapping=LakehouseProfileMapping(connections.LAKEHOUSE_SQL),
-        ),
+        profile_config=profile_config(),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
             select=list(gold.select),
@@ -49,6 +74,44 @@ def build_gold_group(spec: PipelineSpec, pool: str | None = None) -> Any:
             test_behavior=TestBehavior.AFTER_EACH,
         ),
         execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
-        operator_args={"install_deps": False, "pool": pool} if pool else {"install_deps": False},
+        operator_args=operator_args,
+        on_warning_callback=DbtWarningNotifier(spec),
         tooltip="dbt models and tests (astronomer-cosmos)",
+    )
+
+
+def unit_test_selection(select: list[str]) -> list[str]:
+    """The pipeline's selection narrowed to dbt unit tests (``test_type:unit,<selector>`` each)."""
+    return [f"test_type:unit,{s}" for s in select] or ["test_type:unit"]
+
+
+def build_gold_preflight(spec: PipelineSpec, pool: str | None = None) -> Any:
+    """``gold_preflight``: the pipeline's dbt unit tests, before any gold table is written.
+
+    It runs after the silver gate, not at the start of the run: dbt unit tests read the column
+    types of the models' inputs from the warehouse, and those inputs are the silver tables this
+    run publishes (on a new lakehouse they exist only then). A failure raises, so the gold group
+    (downstream) never starts; the alert carries the failing test and its diff.
+    """
+    from cosmos.constants import InvocationMode
+    from cosmos.operators.local import DbtTestLocalOperator
+
+    from medallion.gold.results import remember_outcomes
+
+    gold = spec.gold
+    assert gold is not None
+    project_dir = paths.resolve(gold.project_dir)
+    return DbtTestLocalOperator(
+        task_id="gold_preflight",
+        project_dir=str(project_dir),
+        manifest_filepath=str(manifest_path(project_dir)),
+        profile_config=profile_config(),
+        invocation_mode=InvocationMode.DBT_RUNNER,
+        install_deps=False,
+        select=unit_test_selection(list(gold.select)),
+        exclude=list(gold.exclude) or None,
+        vars=dbt_vars(spec),
+        callback=remember_outcomes,
+        pool=pool or "default_pool",
+        doc_md="dbt unit tests of this pipeline's models (preflight): a failure stops the run before the gold build.",
     )
