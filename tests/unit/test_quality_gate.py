@@ -164,11 +164,14 @@ def test_quarantine_predicates_count_what_great_expectations_counts(lakehouse: s
         total, failing, *per_rule = con.execute(plan.count_sql()).fetchone()
         kept = con.execute(f"SELECT COUNT(*) FROM {chk.table} WHERE {plan.keep}").fetchone()[0]
         con.close()
-        ge_counts = [o["unexpected_count"] for o in run(lakehouse, chk)["outcomes"]]
+        outcomes = run(lakehouse, chk)["outcomes"]
+        ge_counts = [o["unexpected_count"] for o in outcomes]
+        assert all(len(o["samples"]) == min(o["unexpected_count"], 5) for o in outcomes)  # fetched by the engine
         assert per_rule == ge_counts and all(ge_counts[:-1]), chk.table
         assert kept == total - failing and 0 < failing < total
         after = run(lakehouse, chk.model_copy(update={"table": f"(SELECT * FROM {chk.table} WHERE {plan.keep})"}))
         assert [o["unexpected_count"] for o in after["outcomes"]] == [0] * len(ge_counts)
+    assert set(outcomes[0]["samples"][0]) == {"a", "b"} and outcomes[2]["samples"][0] in {"x1", "x2", "x3"}
 
 
 def test_freshness_against_the_end_of_the_data_interval(lakehouse: str) -> None:

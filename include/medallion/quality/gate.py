@@ -15,7 +15,7 @@ from typing import Any
 
 from medallion.duck import release_dbt_duckdb
 from medallion.quality.engine import SqlTarget, quiet_import_gx
-from medallion.spec.models import Expectation, TableCheck
+from medallion.spec.models import QUARANTINABLE, Expectation, TableCheck
 
 SAMPLE_SIZE = 5
 
@@ -119,13 +119,40 @@ def run_table_check(
         definition = context.validation_definitions.add(
             gx.ValidationDefinition(data=batch, suite=suite, name=f"{suite_name}.run")
         )
-        result = definition.run(result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE})
-    by_index = {int(r.expectation_config.meta["medallion_index"]): r for r in result.results}
-    outcomes = [_outcome(exp, by_index.get(first_of[_identity(exp)])) for exp in check.expectations]
+        # counts only: GE would fetch samples for every expectation, passing or not (a scan each)
+        result = definition.run(result_format={"result_format": "SUMMARY", "partial_unexpected_count": 0})
+        by_index = {int(r.expectation_config.meta["medallion_index"]): r for r in result.results}
+        outcomes = [_outcome(exp, by_index.get(first_of[_identity(exp)])) for exp in check.expectations]
+        _add_samples(datasource.get_execution_engine(), target.kind, query, check.expectations, outcomes)
     for outcome, exp in zip(outcomes, check.expectations, strict=True):
         if exp.column in pii or pii & set(exp.column_list or ()):
             outcome.samples = [REDACTED for _ in outcome.samples]
     return TableGateResult(layer, check.table, query, outcomes)
+
+
+def _add_samples(
+    engine: Any, dialect: str, query: str, expectations: list[Expectation], outcomes: list[Outcome]
+) -> None:
+    """Up to ``SAMPLE_SIZE`` unexpected values of each failed row-level expectation, found by the engine."""
+    import sqlalchemy as sa
+
+    from medallion.quality.quarantine import failure_predicate, ident
+
+    fetched: dict[str, list[Any]] = {}
+    for exp, outcome in zip(expectations, outcomes, strict=True):
+        if outcome.success or outcome.error or not outcome.unexpected_count or exp.type not in QUARANTINABLE:
+            continue
+        key = _identity(exp)
+        if key not in fetched:
+            columns = exp.column_list or [exp.column or ""]
+            predicate = failure_predicate(exp, f"({query}) AS sample_source", dialect)
+            select = ", ".join(ident(c, dialect) for c in columns)
+            sql = f"SELECT {select} FROM ({query}) AS sample_batch WHERE {predicate} LIMIT {SAMPLE_SIZE}"
+            rows = engine.execute_query(sa.text(sql)).fetchall()
+            fetched[key] = [
+                _plain(r[0]) if exp.column else {c: _plain(v) for c, v in zip(columns, r, strict=True)} for r in rows
+            ]
+        outcome.samples = fetched[key]
 
 
 def _identity(exp: Expectation) -> str:
