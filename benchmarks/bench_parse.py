@@ -51,11 +51,13 @@ def handwritten(specs: list) -> dict:
     from airflow.sdk import DAG, Asset, TaskGroup
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
     from cosmos.constants import InvocationMode, LoadMode
+    from cosmos.operators.local import DbtTestLocalOperator
 
     from medallion.alerts.notifier import PipelineFailureNotifier
     from medallion.bronze.operator import LandSqlSourceOperator
     from medallion.gold.profile import LakehouseProfileMapping
     from medallion.quality.operator import QualityGateOperator
+    from medallion.silver.preflight import NotebookLintOperator
 
     dags = {}
     dbt_dir = ROOT / "dbt_project"
@@ -122,6 +124,8 @@ def handwritten(specs: list) -> dict:
                     databricks_conn_id="databricks_default",
                 )
                 customers >> orders
+            notebooks = ["include/notebooks/sales/customers_silver.py", "include/notebooks/sales/orders_silver.py"]
+            NotebookLintOperator(task_id="silver_preflight", notebooks=notebooks, retries=0) >> silver
             silver_gate = QualityGateOperator(
                 task_id="silver_gate",
                 spec=spec,
@@ -129,14 +133,22 @@ def handwritten(specs: list) -> dict:
                 checks=list(spec.quality.silver),
                 outlets=[Asset(name=f"{spec.id}.silver", uri=f"medallion://{spec.id}/silver")],
             )
+            profile = ProfileConfig(
+                profile_name="medallion", target_name="lakehouse", profile_mapping=LakehouseProfileMapping("lakehouse")
+            )
+            gold_preflight = DbtTestLocalOperator(
+                task_id="gold_preflight",
+                project_dir=str(dbt_dir),
+                profile_config=profile,
+                invocation_mode=InvocationMode.DBT_RUNNER,
+                install_deps=False,
+                select=["test_type:unit,path:models/sales"],
+                vars={"ds": "{{ ds }}", "pipeline": spec.id},
+            )
             gold = DbtTaskGroup(
                 group_id="gold",
                 project_config=ProjectConfig(dbt_project_path=dbt_dir, manifest_path=dbt_dir / "target/manifest.json"),
-                profile_config=ProfileConfig(
-                    profile_name="medallion",
-                    target_name="lakehouse",
-                    profile_mapping=LakehouseProfileMapping("lakehouse"),
-                ),
+                profile_config=profile,
                 render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, select=["path:models/sales"]),
                 execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
                 operator_args={"install_deps": False},
@@ -148,7 +160,7 @@ def handwritten(specs: list) -> dict:
                 checks=list(spec.quality.gold),
                 outlets=[Asset(name=f"{spec.id}.gold", uri=f"medallion://{spec.id}/gold")],
             )
-            bronze >> bronze_gate >> silver >> silver_gate >> gold >> gold_gate
+            bronze >> bronze_gate >> silver >> silver_gate >> gold_preflight >> gold >> gold_gate
         dags[spec.id] = dag
     return dags
 
@@ -191,6 +203,7 @@ def dag_factory_config(spec, gold_models: list[str]) -> dict:
     from medallion.bronze.operator import LandSqlSourceOperator
     from medallion.gold.profile import LakehouseProfileMapping
     from medallion.quality.operator import QualityGateOperator
+    from medallion.silver.preflight import NotebookLintOperator
     from medallion.spec.models import PipelineSpec, TableCheck
 
     def path(cls: type) -> str:
@@ -245,13 +258,25 @@ def dag_factory_config(spec, gold_models: list[str]) -> dict:
             "notebook_params": {"ds": "{{ ds }}"},
             "dependencies": [after],
         }
+    tasks["silver_preflight"] = {
+        "operator": path(NotebookLintOperator),
+        "notebooks": [f"include/notebooks/sales/{name}_silver.py" for name in ("customers", "orders")],
+        "retries": 0,
+    }
+    tasks["customers"]["dependencies"].append("silver_preflight")
     tasks["silver_gate"] = gate("silver", "silver")
+    tasks["gold_preflight"] = {
+        "operator": path(DbtTestLocalOperator),
+        "select": ["test_type:unit,path:models/sales"],
+        "dependencies": ["silver_gate"],
+        **dbt_common,
+    }
     for model in gold_models:
         tasks[f"{model}_run"] = {
             "operator": path(DbtRunLocalOperator),
             "task_group_name": model,
             "select": [f"fqn:medallion.sales.{model}"],
-            "dependencies": ["silver_gate"],
+            "dependencies": ["gold_preflight"],
             **dbt_common,
         }
         tasks[f"{model}_test"] = {
