@@ -36,11 +36,7 @@ COLUMNS = (
 
 def generate_table(server, name: str, rows: int) -> None:
     """``rows`` rows of a typical orders table, made by PostgreSQL itself (seconds, not minutes)."""
-    import psycopg2
-
-    con = psycopg2.connect(
-        host="127.0.0.1", port=server.port, user=server.user, password=server.password, dbname=server.database
-    )
+    con = server.connect()
     con.autocommit = True
     with con.cursor() as cur:
         cur.execute(f"CREATE TABLE {name} ({COLUMNS})")

@@ -266,11 +266,7 @@ def test_watermark_reset_re_extracts_everything(s3, source) -> None:
 
 
 def pg_exec(server, *statements: str) -> None:
-    import psycopg2
-
-    con = psycopg2.connect(
-        host="127.0.0.1", port=server.port, user=server.user, password=server.password, dbname=server.database
-    )
+    con = server.connect()
     with con, con.cursor() as cur:
         for statement in statements:
             cur.execute(statement)

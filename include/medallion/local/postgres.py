@@ -96,6 +96,14 @@ class PostgresServer(LocalService):
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
 
+    def connect(self) -> Any:
+        """A psycopg2 connection as the owner, e.g. to create and fill tables."""
+        import psycopg2
+
+        return psycopg2.connect(
+            host="127.0.0.1", port=self.port, user=self.user, password=self.password, dbname=self.database
+        )
+
     def connection_json(self, password: str | None = None) -> dict[str, Any]:
         """An Airflow ``postgres`` connection for AIRFLOW_CONN_* variables."""
         return {
