@@ -67,15 +67,18 @@ def run_child(argv: Sequence[str], env: dict[str, str] | None = None, timeout: f
         start = time.perf_counter()
         proc = subprocess.Popen(list(argv), stdout=out, env=env)
         deadline = start + timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() > deadline:
-                proc.kill()
-                os.wait4(proc.pid, 0)
-                raise TimeoutError(f"{argv[:3]} did not finish within {timeout:.0f}s")
-            time.sleep(0.05)
+        try:
+            while True:
+                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    break
+                if time.perf_counter() > deadline:
+                    raise TimeoutError(f"{argv[:3]} did not finish within {timeout:.0f}s")
+                time.sleep(0.05)
+        except BaseException:  # timeout, Ctrl-C: never leave the child running
+            proc.kill()
+            os.wait4(proc.pid, 0)
+            raise
         seconds = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
         out.seek(0)
