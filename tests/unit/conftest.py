@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import urlparse
 
 import pytest
@@ -45,5 +48,33 @@ def lake() -> Iterator[tuple[object, str]]:
         )
         client.create_bucket(Bucket=bucket)
         yield client, settings.connection("lakehouse")["host"]
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_lake(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNamespace]:
+    """A moto S3 server on a free port (so parallel test sessions never share it), a fresh bucket,
+    and the Airflow connection ``aws_test`` reaching it: ``.client``, ``.bucket``, ``.conn_id``."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from medallion.local.service import free_port
+
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    extra = {"region_name": "us-east-1", "endpoint_url": endpoint}
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AWS_TEST", json.dumps({"conn_type": "aws", "login": "k", "password": "s", "extra": extra})
+    )
+    client = boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s"
+    )
+    bucket = f"lake-{uuid.uuid4().hex[:12]}"  # moto keeps objects per process: a bucket per test
+    client.create_bucket(Bucket=bucket)
+    try:
+        yield SimpleNamespace(client=client, bucket=bucket, conn_id="aws_test", endpoint=endpoint)
     finally:
         server.stop()

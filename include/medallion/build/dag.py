@@ -16,7 +16,7 @@ from airflow.sdk import DAG, Asset, TaskGroup
 from medallion import layout, paths
 from medallion.alerts.deadline import deadline_alert
 from medallion.alerts.notifier import PipelineFailureNotifier
-from medallion.bronze.operator import LandHttpSourceOperator, LandSqlSourceOperator
+from medallion.bronze.operator import LandFileSourceOperator, LandHttpSourceOperator, LandSqlSourceOperator
 from medallion.build.docs import render_dag_doc
 from medallion.errors import Problem
 from medallion.quality.contract import layer_checks
@@ -98,6 +98,17 @@ def land_operator(spec: PipelineSpec, src: Any) -> Any:
         "on_empty": src.on_empty,
         "compression": spec.bronze.compression,
     }
+    if src.kind == "file":
+        return LandFileSourceOperator(
+            storage=src.storage,
+            path=src.path,
+            pattern=src.pattern,
+            format=src.format,
+            csv=src.csv.model_dump() if src.csv else None,
+            columns=dict(src.columns),
+            batch_rows=src.batch_rows,
+            **common,
+        )
     if src.kind == "http":
         return LandHttpSourceOperator(
             endpoint=src.endpoint,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from medallion import layout
 from medallion.errors import Problem
@@ -32,7 +33,7 @@ def render_dag_doc(spec: PipelineSpec, warnings: Sequence[Problem] = ()) -> str:
         lines += ["", "## Bronze (S3)", ""]
     for src in spec.bronze.sources if spec.bronze else []:
         uri = f"s3://{spec.lake.bucket}/{layout.bronze_partition_key(spec, src.name, '<ds>')}"
-        lines.append(f"- `{src.name}`: {src.kind} on connection `{src.conn_id}` → `{uri}`")
+        lines.append(f"- `{src.name}`: {_source_origin(src)} → `{uri}`")
     if spec.silver:
         lines += ["", "## Silver (Databricks)", ""]
         for nb in spec.silver.notebooks:
@@ -66,3 +67,11 @@ def _schedule(spec: PipelineSpec) -> str:
     if spec.triggers:
         return "when " + " and ".join(f"`{t}`" for t in spec.triggers) + " are published"
     return f"`{spec.schedule}`"
+
+
+def _source_origin(src: Any) -> str:
+    """Where a source's rows come from, as an operator reads it."""
+    if src.kind == "file":
+        where = f" on connection `{src.conn_id}`" if src.conn_id else ""
+        return f"{src.format} files `{src.pattern}` in {src.storage} `{src.path}`{where}"
+    return f"{src.kind} on connection `{src.conn_id}`"

@@ -256,7 +256,7 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def _connections_known(items: list[LoadedSpec], known: set[str], report: ProjectReport) -> None:
     for item in items:
         for i, src in enumerate(item.spec.bronze.sources if item.spec.bronze else []):
-            if src.conn_id not in known:
+            if src.conn_id is not None and src.conn_id not in known:
                 report.add(
                     item.path,
                     _problem(
