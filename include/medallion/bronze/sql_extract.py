@@ -62,7 +62,23 @@ def streaming_cursor(conn: Any) -> Any:
     a client-side cursor would load the whole result into memory first."""
     if type(conn).__module__.startswith("psycopg2"):
         return conn.cursor(name="medallion_extract")
-    return conn.cursor()
+    mysql = mysql_streaming_cursor(conn)
+    return mysql if mysql is not None else conn.cursor()
+
+
+def mysql_streaming_cursor(conn: Any) -> Any | None:
+    """An unbuffered cursor for the MySQL drivers the mysql provider uses (None for other drivers):
+    rows then come from the server as they are fetched. mysqlclient's default cursor reads the
+    whole result first; mysql-connector-python's is unbuffered unless the connection was opened
+    with ``buffered=True``, so ask for it explicitly."""
+    module = type(conn).__module__
+    if module.startswith("mysql.connector"):
+        return conn.cursor(buffered=False)
+    if module.startswith("MySQLdb"):
+        import MySQLdb.cursors
+
+        return conn.cursor(MySQLdb.cursors.SSCursor)
+    return None
 
 
 def fetch_batches(cursor: Any, batch_rows: int) -> Iterator[list[Sequence[Any]]]:
