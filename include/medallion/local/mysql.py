@@ -8,18 +8,14 @@ password are created, and the server is stopped by its PID (then the folder is r
 from __future__ import annotations
 
 import getpass
-import os
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from medallion.local.service import LocalService, free_port
+from medallion.local.service import LocalService, free_port, stop_process, wait_listening
 
 
 def mariadb_bin(name: str) -> str | None:
@@ -89,7 +85,9 @@ class MariaDBServer(LocalService):
         )
         log.close()
         try:
-            self._wait_ready()
+            wait_listening(
+                self._process, self.port, self._dir / "server.log", what="mariadbd", timeout=self.start_timeout
+            )
             self.sql(
                 f"CREATE DATABASE `{self.database}`",
                 f"CREATE USER '{self.user}'@'127.0.0.1' IDENTIFIED BY '{self.password}'",
@@ -99,20 +97,6 @@ class MariaDBServer(LocalService):
             self.stop()
             raise
         return self
-
-    def _wait_ready(self) -> None:
-        assert self._process is not None and self._dir is not None
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                log = (self._dir / "server.log").read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"mariadbd exited with code {self._process.returncode}:\n{log}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"mariadbd did not listen on 127.0.0.1:{self.port} within {self.start_timeout:.0f} s")
 
     def sql(self, *statements: str, database: str = "") -> str:
         """Run statements as the server's administrator over the private socket; their output."""
@@ -138,13 +122,7 @@ class MariaDBServer(LocalService):
 
     def stop(self) -> None:
         if self._process is not None:
-            if self._process.poll() is None:
-                os.kill(self._process.pid, signal.SIGTERM)  # clean shutdown
-                try:
-                    self._process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    self._process.kill()
-                    self._process.wait()
+            stop_process(self._process, timeout=30)
             self._process = None
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import time
+from pathlib import Path
 from typing import Any, Self
 
 
@@ -23,8 +27,37 @@ class LocalService:
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 nobody listens on right now (for servers the tests start)."""
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_listening(
+    process: subprocess.Popen, port: int, log: Path, *, what: str, timeout: float, banner: bytes = b""
+) -> None:
+    """Return once 127.0.0.1:``port`` accepts connections (and greets with ``banner``, if given);
+    fail with the tail of the server's log if it exits or does not answer in time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"{what} exited with code {process.returncode}:\n{tail}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                if not banner or s.recv(64).startswith(banner):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not answer on 127.0.0.1:{port} within {timeout:.0f} s")
+
+
+def stop_process(process: subprocess.Popen, timeout: float) -> None:
+    """SIGTERM to the server's PID (a clean shutdown), SIGKILL if it is still there after ``timeout``."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -10,16 +10,13 @@ from __future__ import annotations
 import getpass
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from medallion.local.service import LocalService, free_port
+from medallion.local.service import LocalService, free_port, stop_process, wait_listening
 
 SSHD = "/usr/sbin/sshd"
 
@@ -81,37 +78,22 @@ class SftpServer(LocalService):
         )
         log.close()
         try:
-            self._wait_ready()
+            wait_listening(
+                self._process,
+                self.port,
+                self.folder / "sshd.log",
+                what="sshd",
+                timeout=self.start_timeout,
+                banner=b"SSH-",
+            )
         except BaseException:
             self.stop()
             raise
         return self
 
-    def _wait_ready(self) -> None:
-        assert self._process is not None
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                log = (self.folder / "sshd.log").read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"sshd exited with code {self._process.returncode}:\n{log}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
-                    if s.recv(64).startswith(b"SSH-"):
-                        return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"sshd did not answer on 127.0.0.1:{self.port} within {self.start_timeout:.0f} s")
-
     def stop(self) -> None:
         if self._process is not None:
-            if self._process.poll() is None:
-                os.kill(self._process.pid, signal.SIGTERM)
-                try:
-                    self._process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    self._process.kill()
-                    self._process.wait()
+            stop_process(self._process, timeout=10)
             self._process = None
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
