@@ -216,8 +216,8 @@ def gold_runtime(tmp_path_factory: pytest.TempPathFactory):
         ("gold_checks", ["path:models/sales", "path:models/broken"]),
         ("gold_unit", ["path:models/checks"]),
     ):
-        (configs / f"sales/{name}.yaml").write_text(
-            f"description: gold only ({name})\nstart_date: 2026-11-01\ndefaults: {{retries: 0}}\n"
+        (configs / f"sales/{name}.yaml").write_text(  # one retry: model errors use it, failed tests do not
+            f"description: gold only ({name})\nstart_date: 2026-11-01\ndefaults: {{retries: 1}}\n"
             f"gold:\n  project_dir: {project}\n  select: {json.dumps(select)}\n",
             encoding="utf-8",
         )
@@ -270,12 +270,14 @@ def test_dbt_test_failure_compile_error_and_warning_reach_alerts(gold_runtime) -
 
     failed_test = texts["dbt test failed"]
     assert "Class: dbt_test_failure" in failed_test and "Layer / task: gold / gold.daily_revenue.test" in failed_test
+    assert "Attempt: try 1 of 2" in failed_test  # bad data is not retried
     assert "dbt test non_negative_daily_revenue_revenue on daily_revenue.revenue: fail, 1 failing row(s)" in failed_test
     assert "configured to fail if != 0" in failed_test
     assert "compiled SQL: " in failed_test and "/target/compiled/medallion/models/sales/schema.yml/" in failed_test
 
     compile_error = texts["dbt compilation error"]
     assert "Class: dbt_compile_error" in compile_error and "dbt model broken: error" in compile_error
+    assert "Attempt: try 2 of 2" in compile_error
     assert "Compilation Error in model broken (models/broken/broken.sql)" in compile_error
     assert "'undefined_macro' is undefined" in compile_error
 
@@ -303,7 +305,7 @@ def test_failing_unit_test_stops_the_run_before_any_gold_table(gold_runtime) -> 
     [alert] = alerts_for(state, "sales_gold_unit")
     text = alert["text"]
     assert text.startswith("dbt unit test failed (preflight): sales_gold_unit · gold")
-    assert "Layer / task: gold / gold_preflight" in text
+    assert "Layer / task: gold / gold_preflight" in text and "Attempt: try 1 of 2" in text
     assert "dbt unit test order_counts_by_status on order_counts: fail" in text
     assert "actual differs from expected:" in text and "3→2" in text.replace(" ", "")
     assert "(defined in: " in text or "(compiled SQL: " in text

@@ -49,7 +49,25 @@ def _links(context: Any, report_uri: str | None) -> dict[str, str]:
         )
     if report_uri:
         links["Quality report"] = report_uri
+    run_page = databricks_run_page(context)
+    if run_page:
+        links["Databricks run page"] = run_page
     return links
+
+
+def databricks_run_page(context: Any) -> str | None:
+    """The job run page of a failed Databricks notebook task (its operator knows the run id)."""
+    task = context.get("task")
+    run_id = getattr(task, "databricks_run_id", None)
+    if not run_id:
+        return None
+    try:
+        from airflow.providers.databricks.hooks.databricks import DatabricksHook
+
+        return str(DatabricksHook(getattr(task, "databricks_conn_id", connections.DATABRICKS)).get_run_page_url(run_id))
+    except Exception as exc:  # the alert matters more than its link
+        log.warning("no Databricks run page for run %s: %s", run_id, exc)
+        return None
 
 
 def rerun_commands(dag_id: str, task_id: str, ds: str) -> dict[str, str]:

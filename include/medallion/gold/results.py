@@ -17,6 +17,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+try:  # AirflowFailException: fail without retries
+    from airflow.sdk.exceptions import AirflowFailException
+except ImportError:  # pragma: no cover - older task SDKs
+    from airflow.exceptions import AirflowFailException
+
 log = logging.getLogger(__name__)
 
 CONTEXT_KEY = "medallion_dbt_outcomes"
@@ -108,8 +113,21 @@ def _outcome(result: dict[str, Any], node: dict[str, Any], nodes: dict[str, Any]
     )
 
 
+class DbtTestsFailed(AirflowFailException):
+    """Data or unit tests failed: the same data and code fail the same way, so no retry."""
+
+    def __init__(self, failed: list[DbtOutcome]):
+        self.kind = failure_kind(failed) or "dbt_test_failure"
+        super().__init__("dbt test(s) failed: " + "; ".join(o.headline() for o in failed))
+
+
 def remember_outcomes(project_dir: str, context: Any = None, **_: Any) -> None:
-    """Cosmos ``callback``: keep the outcomes in the task context; never fails the task itself."""
+    """Cosmos ``callback``: keep the outcomes in the task context.
+
+    Failed data or unit tests raise :class:`DbtTestsFailed` here (before cosmos raises its own
+    retryable error): bad data is not retried, as for the quality gates. Model errors (compile,
+    database) are left to cosmos and the task's retries.
+    """
     try:
         outcomes = read_outcomes(Path(project_dir))
     except Exception:  # reading artefacts must not turn a dbt success into a failure
@@ -120,6 +138,9 @@ def remember_outcomes(project_dir: str, context: Any = None, **_: Any) -> None:
             log.warning("%s", outcome.describe())
     if context is not None:
         context[CONTEXT_KEY] = [asdict(o) for o in outcomes]
+    failed_tests = [o for o in outcomes if o.failed and o.resource_type in {"test", "unit_test"}]
+    if failed_tests:
+        raise DbtTestsFailed(failed_tests)
 
 
 def outcomes_from(context: Any) -> list[DbtOutcome]:

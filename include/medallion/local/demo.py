@@ -2,8 +2,9 @@
 
 1. start the local services and generate the shop database;
 2. run ``sales_orders`` for one date and print what each layer produced and what each gate said;
-3. inject bad orders, run again: the silver gate must fail, gold must not run, and the
-   alert received by the local Slack endpoint is printed;
+3. break the data three ways and run again each time, printing the alert the local Slack
+   endpoint received: a refund booked as an order fails a gold dbt test; bad orders fail the
+   silver gate (gold does not run); an unparseable signup date makes a Databricks notebook raise;
 4. stop every service it started. Exit 0 only if all of that behaved as expected.
 """
 
@@ -13,7 +14,9 @@ import datetime as dt
 import re
 import sys
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -151,15 +154,100 @@ def logged_run(pipeline: str, ds: str, label: str) -> Any:
     return result
 
 
+@dataclass(frozen=True)
+class FailureScenario:
+    """One broken run of the demo: what is injected, what must fail, which alert must arrive."""
+
+    label: str
+    inject: Callable[[Path], str]  # changes the shop database; returns what it did
+    failed_task: str  # this task must fail …
+    not_run: str  # … and no task starting with this prefix may succeed
+    alert_class: str  # the class of the Slack alert it must produce
+    expect_in_alert: tuple[str, ...]
+    note: str = ""
+
+
+def failure_scenarios() -> list[FailureScenario]:
+    """Gold (dbt test), silver gate (GE), silver notebook (Databricks): one alert class each."""
+    from medallion.local.shop import inject_bad_orders, inject_refund_order, inject_unparseable_signup
+
+    day = dt.date.fromisoformat(DEMO_DATE)
+    return [
+        FailureScenario(
+            "a refund booked as an order (quantity -100,000) makes the day's revenue negative",
+            lambda shop: f"order {inject_refund_order(shop, day)} injected",
+            failed_task="gold.daily_revenue.test",
+            not_run="gold_gate",
+            alert_class="dbt_test_failure",
+            expect_in_alert=("non_negative_daily_revenue_revenue", "failing row(s)", "compiled SQL"),
+        ),
+        FailureScenario(
+            "orders with negative prices and an unknown status",
+            lambda shop: f"{inject_bad_orders(shop, day)} orders injected",
+            failed_task="silver_gate",
+            not_run="gold",
+            alert_class="quality_gate_failed",
+            expect_in_alert=("expect_column_values_to_be_between", "unit_price"),
+            note="silver tables kept their last good version; the rejected data stays in staging.* for inspection",
+        ),
+        FailureScenario(
+            "a customer whose signup date is 'soon' breaks the customers notebook",
+            lambda shop: f"customer {inject_unparseable_signup(shop)} injected",
+            failed_task="silver.customers",
+            not_run="silver_gate",
+            alert_class="databricks_notebook_exception",
+            expect_in_alert=("Conversion Error", "soon", "Databricks run page"),
+        ),
+    ]
+
+
+def alert_of_class(messages: list[dict[str, Any]], failure_class: str) -> dict[str, Any] | None:
+    found = [m for m in messages if f"Class: {failure_class}\n" in (m.get("text") or "")]
+    return found[-1] if found else None
+
+
+def show_alert(message: dict[str, Any], max_lines: int = 40) -> None:
+    lines = message["text"].splitlines()
+    shown = lines[:max_lines] + ([f"… ({len(lines) - max_lines} more lines)"] if len(lines) > max_lines else [])
+    say(f"\n  alert received by the local Slack endpoint (channel {message['channel']}):\n")
+    say("    " + "\n    ".join(shown))
+
+
+def run_failure(number: int, scenario: FailureScenario, shop: Path, state: dict[str, Any]) -> bool:
+    """Inject, re-run, check the expected task failed and nothing downstream ran, show the alert."""
+    from medallion.local.slack_server import read_messages
+
+    say(f"\n▶ run {number}: {scenario.label} ({scenario.inject(shop)}); re-running …")
+    result = logged_run(DEMO_PIPELINE, DEMO_DATE, f"run{number}-{scenario.alert_class}")
+    print_summary(result, state["lakehouse"])
+    if scenario.note:
+        say(f"  {scenario.note}")
+    ok = True
+    downstream_ran = any(t.startswith(scenario.not_run) and s == "success" for t, s in result.tasks.items())
+    if result.tasks.get(scenario.failed_task) != "failed" or downstream_ran:
+        ok = False
+        say(f"✗ run {number}: {scenario.failed_task} should fail and block {scenario.not_run}: {result.tasks}")
+    alert = alert_of_class(read_messages(Path(state["state_dir"]) / "slack"), scenario.alert_class)
+    if alert is None:
+        say(f"✗ run {number}: no {scenario.alert_class} alert reached the local Slack endpoint")
+        return False
+    missing = [s for s in scenario.expect_in_alert if s not in alert["text"]]
+    if missing:
+        ok = False
+        say(f"✗ run {number}: the alert does not mention {missing}")
+    show_alert(alert)
+    return ok
+
+
 def demo() -> int:
     from medallion.local.runtime import prepare_environment
-    from medallion.local.shop import generate_shop, inject_bad_orders
+    from medallion.local.shop import generate_shop
 
     started = time.monotonic()
     prepare_environment()
     ok = True
     with local_services() as state:
-        from medallion.local.slack_server import clear_messages, read_messages
+        from medallion.local.slack_server import clear_messages
         from medallion.local.smtp_server import clear_mail, read_mail
 
         shop = Path(state["shop_db"])
@@ -178,25 +266,9 @@ def demo() -> int:
         if not first.succeeded:
             ok = False
             say("✗ run 1 should have succeeded; task states: " + str(first.tasks))
-
-        injected = inject_bad_orders(shop, dt.date.fromisoformat(DEMO_DATE))
-        say(f"\n▶ run 2: {injected} orders with negative prices and an unknown status injected; re-running …")
-        second = logged_run(DEMO_PIPELINE, DEMO_DATE, "run2-bad-data")
-        print_summary(second, state["lakehouse"])
-        say("  silver tables kept their last good version; the rejected data stays in staging.* for inspection")
-        gold_ran = any(t.startswith("gold.") and s == "success" for t, s in second.tasks.items())
-        if second.tasks.get("silver_gate") != "failed" or gold_ran:
-            ok = False
-            say("✗ run 2: the silver gate should fail and block gold; task states: " + str(second.tasks))
-        alerts = [m for m in read_messages(slack_dir) if "silver" in (m.get("text") or "")]
-        mails = read_mail(mail_dir)
-        if alerts:
-            say(f"\n▶ alert received by the local Slack endpoint (channel {alerts[-1]['channel']}):\n")
-            say("    " + alerts[-1]["text"].replace("\n", "\n    "))
-            say(f"\n  (+ {len(mails)} e-mail(s) captured by the local SMTP server in {mail_dir})")
-        else:
-            ok = False
-            say("✗ no alert reached the local Slack endpoint")
+        for number, scenario in enumerate(failure_scenarios(), start=2):
+            ok = run_failure(number, scenario, shop, state) and ok
+        say(f"\n  (+ {len(read_mail(mail_dir))} e-mail(s) captured by the local SMTP server in {mail_dir})")
     say(
         f"\n{'✔ demo finished as expected' if ok else '✗ demo did not behave as expected'} "
         f"in {time.monotonic() - started:.0f}s"

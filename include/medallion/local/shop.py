@@ -120,3 +120,41 @@ def inject_bad_orders(path: Path, day: dt.date, count: int = 25) -> int:
         return count
     finally:
         con.close()
+
+
+def inject_refund_order(path: Path, day: dt.date, quantity: int = -100_000) -> int:
+    """Append a refund booked as an order (huge negative quantity, customer unknown to the shop).
+
+    Silver accepts it (its contract has no rule on quantity) and the day's revenue turns
+    negative, so the gold dbt test ``non_negative`` on ``daily_revenue.revenue`` fails.
+    Returns the order id.
+    """
+    con = sqlite3.connect(path)
+    try:
+        order_id = con.execute("SELECT max(order_id) FROM orders").fetchone()[0] + 1
+        stamp = dt.datetime.combine(day, dt.time(13)).isoformat(sep=" ")
+        con.execute(
+            "INSERT INTO orders VALUES (?,?,?,?,?,?,?,?)", (order_id, 0, 1, quantity, 19.99, "paid", str(day), stamp)
+        )
+        con.commit()
+        return order_id
+    finally:
+        con.close()
+
+
+def inject_unparseable_signup(path: Path, signup_date: str = "soon") -> int:
+    """Append a customer whose signup date is not a date: the customers notebook's cast raises.
+
+    (DuckDB always rejects the cast; Spark does in ANSI mode.) Returns the customer id.
+    """
+    con = sqlite3.connect(path)
+    try:
+        customer_id = con.execute("SELECT max(customer_id) FROM customers").fetchone()[0] + 1
+        con.execute(
+            "INSERT INTO customers VALUES (?,?,?,?)",
+            (customer_id, f"customer{customer_id}@example.com", "PT", signup_date),
+        )
+        con.commit()
+        return customer_id
+    finally:
+        con.close()
