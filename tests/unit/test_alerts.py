@@ -45,6 +45,16 @@ def chained(outer: Exception, inner: Exception) -> Exception:
             "source_auth_failed",
         ),
         (StepError("OperationalError: no such column: amount", step="extract", target="x"), "bronze", "query_error"),
+        (
+            StepError("EndpointConnectionError: …", step="list files", target="source 'x' (connection 'c') s3://a/"),
+            "bronze",
+            "source_files_unreachable",
+        ),
+        (
+            StepError("ArrowInvalid: CSV conversion error", step="read", target="source 'x' (local files) /in/a.csv"),
+            "bronze",
+            "source_file_unreadable",
+        ),
         (StepError("ClientError: NoSuchBucket", step="upload", target="x"), "bronze", "s3_no_such_bucket"),
         (
             StepError("ClientError: An error occurred (AccessDenied)", step="upload", target="x"),
