@@ -62,7 +62,8 @@ class ChildRun:
 
 def run_child(argv: Sequence[str], env: dict[str, str] | None = None, timeout: float = 1800) -> ChildRun:
     """Run ``argv`` as a child process; its wall time and its own peak RSS (``wait4`` rusage,
-    so each run is measured apart from the parent and from earlier children)."""
+    so each run is measured apart from earlier children). Linux starts a child's peak at its
+    parent's RSS at fork time: keep the parent small (servers in processes of their own)."""
     with tempfile.TemporaryFile() as out:
         start = time.perf_counter()
         proc = subprocess.Popen(list(argv), stdout=out, env=env)

@@ -14,14 +14,18 @@ about 1.2 GB per million rows, so the run waits until that much memory is free)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
+import subprocess
 import sys
 import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
-from _common import child_environment, isolated_environment, run_child, timed
+from _common import child_environment, isolated_environment, peak_rss_mb, run_child, timed
 
 BUCKET = "bench-lake"
 PG_CONN, S3_CONN = "bench_pg", "bench_s3"
@@ -112,11 +116,42 @@ def wait_for_memory(needed_gb: float, max_wait: float = 1800) -> None:
         time.sleep(30)
 
 
+@contextlib.contextmanager
+def s3_server(port: int, timeout: float = 60) -> Iterator[None]:
+    """The local S3 server (moto) with the lake bucket, in a process of its own: Linux starts a
+    child's peak RSS from its parent's, so what moto stores must not live in this process."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                request = urllib.request.Request(f"http://127.0.0.1:{port}/{BUCKET}", method="PUT")
+                urllib.request.urlopen(request, timeout=5).close()  # create the bucket
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the local S3 server did not start on 127.0.0.1:{port}") from None
+                time.sleep(0.2)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def measure(kind: str, table: str, env: dict[str, str]) -> dict:
     """One extract in a fresh child: ``execute`` seconds (timed in the child, after the imports
     every worker has already paid), the child's wall seconds and its peak RSS."""
     run = run_child([sys.executable, str(Path(__file__).resolve()), "--child", kind, "--table", table], env=env)
-    return json.loads(run.stdout.strip().splitlines()[-1]) | {"wall": run.seconds, "rss": run.peak_rss_mb}
+    landed = next(json.loads(line) for line in reversed(run.stdout.splitlines()) if line.startswith('{"seconds"'))
+    return landed | {"wall": run.seconds, "rss": run.peak_rss_mb}
 
 
 def main() -> None:
@@ -128,31 +163,16 @@ def main() -> None:
     if args.child:
         return child(args.child, args.table)
 
-    import logging
-
-    import boto3
-    from moto.server import ThreadedMotoServer
-
     from medallion.local.postgres import PostgresServer, pg_bin
     from medallion.local.service import free_port
 
-    logging.disable(logging.WARNING)
     if pg_bin() is None:
         sys.exit("PostgreSQL binaries are not installed (scripts/system_packages.sh)")
     tmp = isolated_environment("bronze")
     rows, small = args.rows, SMALL_ROWS if args.rows > SMALL_ROWS else max(args.rows // 10, 1)
     s3_port = free_port()
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port, verbose=False)
     try:
-        moto.start()
-        boto3.client(
-            "s3",
-            endpoint_url=f"http://127.0.0.1:{s3_port}",
-            region_name="us-east-1",
-            aws_access_key_id="bench",
-            aws_secret_access_key="bench",
-        ).create_bucket(Bucket=BUCKET)
-        with PostgresServer(database="bench") as pg:
+        with s3_server(s3_port), PostgresServer(database="bench") as pg:
             began = time.perf_counter()
             generate_table(pg, "orders_full", rows)
             generate_table(pg, "orders_small", small)
@@ -179,10 +199,10 @@ def main() -> None:
             assert ours["rows"] == rows and ours_small["rows"] == small, (ours, ours_small)
             wait_for_memory(max(2.0, rows * SQLTOS3_BYTES_PER_ROW / 1e9))
             theirs = measure("sqltos3", "orders_full", env)
+            parent_mb = peak_rss_mb()  # Linux counts it in every child's peak: it must stay well below
             theirs_rows, theirs_bytes = parquet_rows(s3_port, "sqltos3/orders_full.parquet")
             assert theirs_rows == rows, theirs_rows
     finally:
-        moto.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"table: {rows:,} rows x 10 columns ({COLUMNS}); times are execute(), peak RSS the whole child process")
     print(
@@ -190,6 +210,7 @@ def main() -> None:
         f"{ours['seconds']:.1f}s ({ours['wall']:.1f}s child wall), {rows / ours['seconds']:,.0f} rows/s, "
         f"peak RSS {ours['rss']:.0f} MB, {ours['bytes'] / 1e6:.0f} MB landed"
     )
+    print(f"peak RSS of this (parent) process while the runs forked from it: {parent_mb:.0f} MB")
     print(f"ours at {small:,} rows: {ours_small['seconds']:.1f}s, peak RSS {ours_small['rss']:.0f} MB")
     print(
         f"SqlToS3Operator (pandas → parquet → S3): {theirs['seconds']:.1f}s ({theirs['wall']:.1f}s child wall), "
