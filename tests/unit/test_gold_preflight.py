@@ -93,8 +93,10 @@ def test_failed_dbt_test_alert_names_node_test_rows_and_compiled_sql() -> None:
         alert.summary == "dbt test non_negative_daily_revenue_revenue on daily_revenue.revenue: fail, 3 failing row(s)"
     )
     text = alert.text()
-    assert "3 failing row(s) — Got 3 results, configured to fail if != 0" in text
-    assert "compiled SQL: dbt_project/target/compiled/medallion/models/sales/schema.yml/non_negative" in text
+    assert (
+        "fail, 3 failing row(s) (compiled SQL: dbt_project/target/compiled/medallion/models/sales/schema.yml/"
+        "non_negative_daily_revenue_revenue.sql) — Got 3 results, configured to fail if != 0"
+    ) in text
     assert "airflow tasks clear sales_orders --task-regex '^gold.daily_revenue.test$'" in text
 
 
@@ -307,5 +309,5 @@ def test_failing_unit_test_stops_the_run_before_any_gold_table(gold_runtime) -> 
     assert text.startswith("dbt unit test failed (preflight): sales_gold_unit · gold")
     assert "Layer / task: gold / gold_preflight" in text and "Attempt: try 1 of 2" in text
     assert "dbt unit test order_counts_by_status on order_counts: fail" in text
-    assert "actual differs from expected:" in text and "3→2" in text.replace(" ", "")
-    assert "(defined in: " in text or "(compiled SQL: " in text
+    assert "actual differs from expected:" in text and "3→2" in text.replace(" ", "")  # expected→actual
+    assert "order_counts: fail (defined in: " in text and "models/checks/schema.yml) — actual differs" in text

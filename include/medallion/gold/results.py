@@ -60,14 +60,14 @@ class DbtOutcome:
         return f"dbt {kind} {self.name}{target}: {self.status}{rows}"
 
     def describe(self, project_dir: str = "") -> str:
-        """One line for on-call: which node, what it checks, how many rows, the message, the SQL."""
+        """For on-call: which node, what it checks, how many rows, where its SQL is, then dbt's message."""
         line = self.headline()
-        if self.message:
-            line += f" — {self.message}"
         where = self.compiled_path or self.file
         if where:
             label = "compiled SQL" if self.compiled_path else "defined in"
             line += f" ({label}: {str(Path(project_dir) / where) if project_dir else where})"
+        if self.message:
+            line += f" — {self.message}"
         return line
 
 
