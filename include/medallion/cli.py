@@ -146,9 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("pipeline")
     p.add_argument("--date", required=True, help="logical date, e.g. 2026-11-20")
     p.set_defaults(func=_run)
-    sub.add_parser("demo", help="run the example pipeline end to end, then a failing run with an alert").set_defaults(
-        func=_demo
-    )
+    sub.add_parser(
+        "demo",
+        help="run the example pipeline end to end, then three broken runs and their alerts (dbt, gate, Databricks)",
+    ).set_defaults(func=_demo)
     args = parser.parse_args(argv)
     return int(args.func(args))
 
