@@ -475,3 +475,26 @@ def test_duckdb_attach_errors_never_show_the_password(postgres) -> None:
     assert "not-the-password" not in str(info.value)
     with open_duckdb(Conn(**{**vars(conn), "password": postgres.password})) as duck:
         assert duck.execute("SELECT * FROM postgres_query('medallion_src', 'SELECT 41 + 1')").fetchone() == (42,)
+
+
+def test_native_engine_is_chosen_by_connection_type_and_never_gets_the_password_in_its_dsn() -> None:
+    from types import SimpleNamespace as Conn
+
+    from medallion.bronze.pg_extract import libpq_dsn, supports
+
+    pg = Conn(
+        conn_type="postgres",
+        host="db.internal",
+        port=5433,
+        schema="shop",
+        login="etl",
+        password="s3cret",
+        extra_dejson={"sslmode": "require", "cursor": "dictcursor", "application_name": "medallion bronze"},
+    )
+    assert supports(pg)
+    assert not supports(Conn(**{**vars(pg), "extra_dejson": {"iam": True}}))  # IAM tokens: only the hook mints them
+    assert not supports(Conn(**{**vars(pg), "conn_type": "mysql"}))
+    assert libpq_dsn(pg) == (
+        "host=db.internal port=5433 dbname=shop user=etl connect_timeout=30 sslmode=require "
+        "application_name='medallion bronze'"
+    )
