@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import threading
 from collections.abc import Iterator
@@ -194,3 +195,35 @@ def test_http_source_in_a_spec_builds_the_http_task(configs: Path) -> None:
     task = dag.task_dict["bronze.extract_customers"]
     assert isinstance(task, LandHttpSourceOperator) and task.pagination.type == "cursor"
     assert "endpoint" in task.template_fields
+
+
+def test_operator_lands_every_page_in_a_committed_partition(api: int, s3_lake) -> None:
+    """The happy path end to end: HttpHook → pages → parquet → S3 partition with its manifest; a re-run replaces it."""
+    partition = "bronze/shop/items/ds=2026-11-20/"
+
+    def run() -> dict:
+        op = LandHttpSourceOperator(
+            task_id="extract_items",
+            source_name="items",
+            conn_id="api_test",
+            endpoint="cursor",
+            records_path="items",
+            pagination=Pagination(type="cursor", cursor_path="meta.next"),
+            bucket=s3_lake.bucket,
+            partition_key=partition,
+            aws_conn_id=s3_lake.conn_id,
+        )
+        op.execute(context())
+        body = s3_lake.client.get_object(Bucket=s3_lake.bucket, Key=partition + "_manifest.json")["Body"].read()
+        return json.loads(body)
+
+    first = run()
+    assert first["row_count"] == len(ITEMS) and first["source"]["kind"] == "http"
+    assert [f["name"] for f in first["schema"]] == ["id", "name", "price"]
+    second = run()
+    listed = s3_lake.client.list_objects_v2(Bucket=s3_lake.bucket, Prefix=partition)["Contents"]
+    data_keys = sorted(o["Key"] for o in listed if o["Key"].endswith(".parquet"))
+    assert [f.split("/", 3)[3] for f in second["files"]] == data_keys and len(data_keys) == 1
+    blob = s3_lake.client.get_object(Bucket=s3_lake.bucket, Key=data_keys[0])["Body"].read()
+    assert pq.read_table(io.BytesIO(blob)).column("id").to_pylist() == [r["id"] for r in ITEMS]
+    assert Api.calls.count("/cursor") == 2  # one first page per run; later pages carry the cursor
