@@ -172,3 +172,24 @@ def test_rejected_silver_data_is_never_published(runtime, clean_run, bad_run) ->
         con.close()
     assert public[1] == 0 and staged == 25
     assert clean_run.xcoms["silver_gate"]["published"] == ["silver.customers", "silver.orders"]
+
+
+def test_notebook_exception_alerts_with_the_error_and_the_run_page(runtime, clean_run, bad_run) -> None:
+    """A signup date that is not a date makes the customers notebook raise on the Databricks emulator."""
+    from medallion.local.runtime import run_pipeline
+    from medallion.local.shop import inject_unparseable_signup
+
+    state, _ = runtime
+    inject_unparseable_signup(Path(state["shop_db"]))
+    result = run_pipeline("sales_orders", DS)
+    assert result.tasks["silver.customers"] == "failed"
+    assert result.tasks["silver.orders"] == "upstream_failed" and result.tasks["silver_gate"] == "upstream_failed"
+    alerts = [
+        m["text"]
+        for m in read_messages(Path(state["state_dir"]) / "slack")
+        if "Class: databricks_notebook_exception" in m["text"]
+    ]
+    assert alerts, "no Databricks alert"
+    assert "Layer / task: silver / silver.customers" in alerts[-1]
+    assert 'invalid date field format: "soon"' in alerts[-1]
+    assert f"Databricks run page: http://127.0.0.1:{state['databricks_port']}/#job/" in alerts[-1]
