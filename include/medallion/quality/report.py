@@ -24,7 +24,7 @@ def render_html(report: dict[str, Any]) -> str:
                 "<td>{detail}</td><td>{samples}</td><td>{hint}</td></tr>".format(
                     cls=status.lower(),
                     table=html.escape(table["table"]),
-                    exp=html.escape(o["expectation"]),
+                    exp=html.escape(o["expectation"] + (f" ({o['name']})" if o.get("name") else "")),
                     kwargs=html.escape(json.dumps(o["kwargs"], default=str)),
                     status=status,
                     detail=html.escape(str(detail)),
