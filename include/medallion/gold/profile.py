@@ -24,11 +24,15 @@ class LakehouseProfileMapping(BaseProfileMapping):
         self.schema = schema
 
     def _databricks(self) -> BaseProfileMapping:
-        from cosmos.profiles.databricks import DatabricksTokenProfileMapping
+        """Token auth, or OAuth M2M for a service principal: the provider's convention is
+        ``extra.service_principal_oauth: true`` with the client id / secret as login / password."""
+        from cosmos.profiles.databricks import DatabricksOauthProfileMapping, DatabricksTokenProfileMapping
 
         extra = self.conn.extra_dejson
         args = {"schema": self.schema, **({"catalog": extra["catalog"]} if extra.get("catalog") else {})}
-        return DatabricksTokenProfileMapping(self.conn_id, profile_args=args)
+        oauth = extra.get("service_principal_oauth") or extra.get("client_id")
+        mapping = DatabricksOauthProfileMapping if oauth else DatabricksTokenProfileMapping
+        return mapping(self.conn_id, profile_args=args)
 
     @property
     def profile(self) -> dict[str, Any]:
