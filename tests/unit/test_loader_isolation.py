@@ -34,6 +34,8 @@ def test_good_dags_load_and_bad_specs_become_placeholders(configs: Path) -> None
     assert list(placeholder.task_dict) == ["spec_error"]
     good = dags["sales_orders"]
     assert {"bronze_gate", "silver_gate", "gold_gate", "silver.launch"} <= set(good.task_dict)
+    assert {"domain:sales", "layer:bronze", "layer:silver", "layer:gold", "tier:1"} <= set(good.tags)
+    assert good.owner_links == {"Sales Data Team": "mailto:sales-data@example.com"}
 
 
 def test_placeholder_task_fails_with_the_message(configs: Path) -> None:

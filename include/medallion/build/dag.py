@@ -46,6 +46,13 @@ def default_args(spec: PipelineSpec) -> dict[str, Any]:
     }
 
 
+def dag_tags(spec: PipelineSpec) -> list[str]:
+    """Filters operators use in the UI: domain, the layers the pipeline has, tier, the spec's own tags."""
+    layers = [f"layer:{name}" for name in ("bronze", "silver", "gold") if getattr(spec, name)]
+    tier = [f"tier:{spec.tier}"] if spec.tier else []
+    return sorted({f"domain:{spec.domain}", "medallion", *layers, *tier, *spec.tags})
+
+
 def build_dag(spec: PipelineSpec, warnings: Sequence[Problem] = (), config_dir: Path | None = None) -> DAG:
     """The DAG for one validated spec (not registered globally; the loader exposes it)."""
     args = default_args(spec)
@@ -58,7 +65,8 @@ def build_dag(spec: PipelineSpec, warnings: Sequence[Problem] = (), config_dir: 
         catchup=spec.catchup,
         max_active_runs=1,
         default_args=args,
-        tags=sorted({f"domain:{spec.domain}", "medallion", *spec.tags, *([f"tier:{spec.tier}"] if spec.tier else [])}),
+        tags=dag_tags(spec),
+        owner_links={o.name: f"mailto:{o.email}" for o in spec.owners[:1] if o.email},
         doc_md=render_dag_doc(spec, warnings),
         params=_params(spec),
         deadline=deadline_alert(spec, config_dir or paths.project_root() / "dag_configs"),

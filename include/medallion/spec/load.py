@@ -7,7 +7,6 @@ points at the defaults file.
 
 from __future__ import annotations
 
-import copy
 import difflib
 import functools
 import hashlib
@@ -93,17 +92,19 @@ def _merge(layers: Sequence[tuple[str, SourceDoc]]) -> MergedDoc:
     are never asked for a position, so leftovers from replaced lists are harmless)."""
     data: dict[str, Any] = {}
 
-    def put(target: dict[str, Any], value: dict[str, Any], shared: bool) -> None:
+    def put(target: dict[str, Any], value: dict[str, Any]) -> None:
         for key, item in value.items():
-            if isinstance(item, dict) and isinstance(target.get(key), dict):
-                put(target[key], item, shared)
+            if isinstance(item, dict):
+                existing = target.get(key)
+                if not isinstance(existing, dict):
+                    existing = target[key] = {}
+                put(existing, item)  # fresh mappings: never write into a (cached) defaults document
             else:
-                target[key] = copy.deepcopy(item) if shared else item  # never alias a cached defaults document
+                target[key] = item  # lists and scalars are replaced whole, never changed in place
 
-    pipeline_doc = layers[-1][1]
     for _label, doc in layers:
         if isinstance(doc.data, dict):
-            put(data, doc.data, shared=doc is not pipeline_doc)
+            put(data, doc.data)
     return MergedDoc(data, layers)
 
 
