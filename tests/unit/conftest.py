@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlparse
@@ -21,6 +21,28 @@ def configs(tmp_path: Path) -> Path:
     target = tmp_path / "dag_configs"
     shutil.copytree(ROOT / "dag_configs", target)
     return target
+
+
+CUSTOMERS_SQL_SOURCE = """    - kind: sql
+      name: customers
+      conn_id: shop_db
+      query: SELECT customer_id, email, country, signup_date FROM customers"""
+
+
+@pytest.fixture
+def dag_with_customers_source(configs: Path) -> Callable[[str], object]:
+    """Build the example pipeline's DAG with its ``customers`` bronze source replaced by a YAML block."""
+
+    def build(source_yaml: str) -> object:
+        from medallion.build.loader import load_dags
+
+        spec = configs / "sales/orders.yaml"
+        text = spec.read_text()
+        assert CUSTOMERS_SQL_SOURCE in text, "the example spec changed: update CUSTOMERS_SQL_SOURCE"
+        spec.write_text(text.replace(CUSTOMERS_SQL_SOURCE, source_yaml))
+        return load_dags(configs)["sales_orders"]
+
+    return build
 
 
 @pytest.fixture

@@ -174,15 +174,8 @@ def test_operator_names_source_and_step_when_the_api_rejects_credentials(
         op.execute(context())
 
 
-def test_http_source_in_a_spec_builds_the_http_task(configs: Path) -> None:
-    from medallion.build.loader import load_dags
-
-    spec = configs / "sales/orders.yaml"
-    text = spec.read_text().replace(
-        """    - kind: sql
-      name: customers
-      conn_id: shop_db
-      query: SELECT customer_id, email, country, signup_date FROM customers""",
+def test_http_source_in_a_spec_builds_the_http_task(dag_with_customers_source) -> None:
+    dag = dag_with_customers_source(
         """    - kind: http
       name: customers
       conn_id: shop_db
@@ -190,8 +183,6 @@ def test_http_source_in_a_spec_builds_the_http_task(configs: Path) -> None:
       records_path: data
       pagination: {type: cursor, cursor_path: meta.next}""",
     )
-    spec.write_text(text)
-    dag = load_dags(configs)["sales_orders"]
     task = dag.task_dict["bronze.extract_customers"]
     assert isinstance(task, LandHttpSourceOperator) and task.pagination.type == "cursor"
     assert "endpoint" in task.template_fields
