@@ -9,6 +9,13 @@ ENV AIRFLOW__COSMOS__ENABLE_TELEMETRY=False \
     PYTHONPATH=/usr/local/airflow/include \
     MEDALLION_PROJECT_DIR=/usr/local/airflow
 
+# Task logs go to S3 in production (the lake's `aws_lake` connection). For `astro dev start`,
+# put AIRFLOW__LOGGING__REMOTE_LOGGING=False in the project's .env to keep logs local.
+ARG LOG_BUCKET=medallion-lake
+ENV AIRFLOW__LOGGING__REMOTE_LOGGING=True \
+    AIRFLOW__LOGGING__REMOTE_LOG_CONN_ID=aws_lake \
+    AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER=s3://${LOG_BUCKET}/airflow/logs
+
 # requirements.txt is installed by the Astro Runtime's ONBUILD step (fully pinned).
 
 # Build the dbt manifest once, at image build time: cosmos renders the gold task group from

@@ -36,6 +36,15 @@ def test_dockerfile_builds_the_manifest_and_quiets_telemetry() -> None:
         assert env in dockerfile
 
 
+def test_image_sends_task_logs_to_the_lake_connection() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "AIRFLOW__LOGGING__REMOTE_LOGGING=True" in dockerfile
+    assert f"AIRFLOW__LOGGING__REMOTE_LOG_CONN_ID={connections.LAKE_S3}" in dockerfile
+    assert re.search(r"REMOTE_BASE_LOG_FOLDER=s3://\$\{LOG_BUCKET\}/", dockerfile)
+    doc = yaml.safe_load((ROOT / "airflow_settings.yaml").read_text())["airflow"]
+    assert connections.LAKE_S3 in {c["conn_id"] for c in doc["connections"]}
+
+
 def test_airflow_settings_list_every_connection_and_pool_the_factory_uses() -> None:
     doc = yaml.safe_load((ROOT / "airflow_settings.yaml").read_text())["airflow"]
     conn_ids = {c["conn_id"] for c in doc["connections"]}
