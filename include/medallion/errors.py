@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -52,3 +57,21 @@ class StepError(MedallionError):
     def __init__(self, message: str, *, step: str, target: str, hint: str = "", kind: str = ""):
         self.step, self.target, self.hint, self.kind = step, target, hint, kind
         super().__init__(f"[{step} {target}] {message}")
+
+
+@contextmanager
+def step_errors(step: str, target: str, hint: str = "", kind: str = "") -> Iterator[None]:
+    """Any failure inside becomes a ``StepError`` naming the step and the target (a ``StepError``
+    raised inside already says where, so it passes through unchanged)."""
+    try:
+        yield
+    except StepError:
+        raise
+    except Exception as exc:
+        raise StepError(f"{type(exc).__name__}: {exc}", step=step, target=target, hint=hint, kind=kind) from exc
+
+
+def run_step(step: str, target: str, hint: str, fn: Callable[[], T]) -> T:
+    """``fn()`` under ``step_errors``: for one-line steps."""
+    with step_errors(step, target, hint):
+        return fn()

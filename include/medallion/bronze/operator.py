@@ -11,7 +11,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from medallion import connections
-from medallion.errors import StepError
+from medallion.errors import StepError, run_step
 from medallion.links import PARTITION_URL_KEY, BronzePartitionLink, browser_url, endpoint_of
 
 QUERY_HINT = "check the query in the spec and run it by hand on the source"
@@ -84,7 +84,7 @@ class LandSourceOperator(BaseOperator):
             manifest.schema_drift = schema_drift(previous and previous.get("schema"), manifest.schema)
             if manifest.schema_drift:
                 self.log.warning("schema drift in %s since the previous extract: %s", target, manifest.schema_drift)
-            manifest = _step(
+            manifest = run_step(
                 "upload",
                 f"{target} → {dest}",
                 "check the lake bucket exists and the aws_lake connection may write to it, then clear the task",
@@ -115,7 +115,7 @@ class LandSourceOperator(BaseOperator):
             current = read_manifest(s3, self.bucket, self.partition_key)
             return (current or before), before
 
-        return _step(
+        return run_step(
             "read previous manifest",
             f"{target} → {dest}",
             "check the lake bucket exists and the aws_lake connection may read it",
@@ -124,7 +124,7 @@ class LandSourceOperator(BaseOperator):
 
     def _connect(self, target: str, opener: Any) -> Any:
         """``opener()`` as the ``connect`` step (connection lookup, source reachable, credentials)."""
-        return _step(
+        return run_step(
             "connect",
             target,
             f"check that the source is reachable and the credentials of connection {self.conn_id!r} are valid",
@@ -203,7 +203,7 @@ class LandSqlSourceOperator(LandSourceOperator):
 
         conn = self._connect(self.target, lambda: connection.get_hook().get_conn())
         try:
-            return _step(
+            return run_step(
                 "extract",
                 self.target,
                 QUERY_HINT,
@@ -220,12 +220,12 @@ class LandSqlSourceOperator(LandSourceOperator):
         self.log.info("extracting %s with DuckDB's postgres scanner", self.target)
         conn = self._connect(self.target, lambda: connection.get_hook().get_conn())
         try:
-            columns = _step("extract", self.target, QUERY_HINT, lambda: pg_extract.describe(conn, query))
+            columns = run_step("extract", self.target, QUERY_HINT, lambda: pg_extract.describe(conn, query))
         finally:
             conn.close()
         duck = self._connect(self.target, lambda: pg_extract.open_duckdb(connection))
         try:
-            return _step(
+            return run_step(
                 "extract",
                 self.target,
                 QUERY_HINT,
@@ -266,9 +266,9 @@ class LandHttpSourceOperator(LandSourceOperator):
         from medallion.bronze.http_extract import iter_pages, records_to_parquet
 
         hook = HttpHook(method="GET", http_conn_id=self.conn_id)
-        session = _step("connect", self.target, f"check connection {self.conn_id!r} (host, auth)", hook.get_conn)
+        session = run_step("connect", self.target, f"check connection {self.conn_id!r} (host, auth)", hook.get_conn)
         url = hook.url_from_endpoint(self.endpoint)
-        result = _step(
+        result = run_step(
             "extract",
             f"{self.target} GET {url}",
             "check the endpoint, the API's status and the credentials of the connection",
@@ -312,7 +312,7 @@ class LandFileSourceOperator(LandSourceOperator):
 
         store = self._connect(self.target, lambda: fx.open_store(self.storage, self.conn_id))
         try:
-            files = _step(
+            files = run_step(
                 "list files",
                 f"{self.target} {self.path} ({self.pattern})",
                 "check `path` and `pattern` in the spec, the server is reachable and the connection may list it",
@@ -337,7 +337,7 @@ class LandFileSourceOperator(LandSourceOperator):
                     sink,
                     fx.ReadOptions(self.format, declared, dict(self.csv)),
                     path.parent / "inputs",
-                    lambda step, uri, fn: _step(step, f"{self.target} {uri}", hints[step], fn),
+                    lambda step, uri, fn: run_step(step, f"{self.target} {uri}", hints[step], fn),
                 )
             except BaseException:
                 sink.discard()
@@ -347,16 +347,6 @@ class LandFileSourceOperator(LandSourceOperator):
             store.close()
         source = {"storage": self.storage, "path": self.path, "pattern": self.pattern, "format": self.format}
         return result, {**source, "source_files": records}, {}
-
-
-def _step(step: str, target: str, hint: str, fn: Any) -> Any:
-    """Run one step; any failure becomes a ``StepError`` naming the step and the target."""
-    try:
-        return fn()
-    except StepError:
-        raise
-    except Exception as exc:
-        raise StepError(f"{type(exc).__name__}: {exc}", step=step, target=target, hint=hint) from exc
 
 
 def _json_value(value: Any) -> Any:

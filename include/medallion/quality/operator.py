@@ -9,7 +9,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from medallion import connections
-from medallion.errors import StepError
+from medallion.errors import StepError, step_errors
 from medallion.links import REPORT_URL_KEY, QualityReportLink, browser_url, endpoint_of
 from medallion.spec.models import PipelineSpec, TableCheck
 
@@ -60,7 +60,12 @@ class QualityGateOperator(BaseOperator):
                 keep[check.table] = quarantined[0]
                 query = f"{query} WHERE {quarantined[0]}"
             self.log.info("validating %s %s (%d expectations)", self.layer, check.table, len(check.expectations))
-            try:
+            with step_errors(
+                "validate",
+                f"{self.layer} {check.table}",
+                "the validation engine could not run; check the table exists and the lakehouse is up",
+                kind="gate_infra",
+            ):
                 result = run_table_check(
                     target,
                     check,
@@ -69,14 +74,6 @@ class QualityGateOperator(BaseOperator):
                     suite_name=f"{self.spec.id}.{self.layer}.{check.table}",
                     pii=pii_columns(self.spec, check.table),
                 )
-            except Exception as exc:
-                raise StepError(
-                    f"{type(exc).__name__}: {exc}",
-                    step="validate",
-                    target=f"{self.layer} {check.table}",
-                    hint="the validation engine could not run; check the table exists and the lakehouse is up",
-                    kind="gate_infra",
-                ) from exc
             table = result.to_dict()
             tables.append(quarantined[1].annotate(table, check) if quarantined else table)
         if self.layer == "bronze":
@@ -97,15 +94,12 @@ class QualityGateOperator(BaseOperator):
         from medallion.quality.params import render_check
         from medallion.quality.volume import with_volume_expectation
 
-        try:
+        with step_errors(
+            "render",
+            f"{self.layer} {declared.table}",
+            "a run parameter ({{ … }}) in this suite could not be rendered; fix the expression in the spec",
+        ):
             check = render_check(declared, lambda text: self.render_template(text, context))
-        except Exception as exc:
-            raise StepError(
-                f"{type(exc).__name__}: {exc}",
-                step="render",
-                target=f"{self.layer} {declared.table}",
-                hint="a run parameter ({{ … }}) in this suite could not be rendered; fix the expression in the spec",
-            ) from exc
         check = with_freshness_expectation(check, self.spec.freshness_sla_hours, context)
         return with_volume_expectation(check, self._history(s3, context["ds"], check.table))
 
@@ -121,18 +115,15 @@ class QualityGateOperator(BaseOperator):
         target = layout.quarantine_table(self.spec, check.table)
         plan = quarantine.plan(check, staging, target, conn.conn_type)
         assert plan is not None  # there are quarantine rules
-        try:
+        with step_errors(
+            "quarantine",
+            f"{check.table} → {target}",
+            f"rows could not be set aside; check {staging} exists and {target} has the staging table's "
+            "columns plus _quarantine_rules, _run_id, _logical_date, _quarantined_at (drop it after a schema "
+            "change); the task retries",
+            kind="gate_infra",
+        ):
             result = quarantine.apply(conn, plan, run_id=context["run_id"], ds=context["ds"])
-        except Exception as exc:
-            raise StepError(
-                f"{type(exc).__name__}: {exc}",
-                step="quarantine",
-                target=f"{check.table} → {target}",
-                kind="gate_infra",
-                hint=f"rows could not be set aside; check {staging} exists and {target} has the staging table's "
-                "columns plus _quarantine_rules, _run_id, _logical_date, _quarantined_at (drop it after a schema "
-                "change); the task retries",
-            ) from exc
         self.log.info(
             "quarantined %d of %d rows of %s into %s %s",
             result.quarantined,
@@ -152,16 +143,13 @@ class QualityGateOperator(BaseOperator):
             return []
         tables = [t for nb in self.spec.silver.notebooks for t in nb.outputs]
         pairs = [(layout.staging_table(self.spec, t), t) for t in tables]
-        try:
+        with step_errors(
+            "publish",
+            ", ".join(tables),
+            "the data passed its gate but could not be published; the task retries",
+            kind="gate_infra",
+        ):
             publish(base_hook.get_connection(connections.LAKEHOUSE_SQL), pairs, keep)
-        except Exception as exc:
-            raise StepError(
-                f"{type(exc).__name__}: {exc}",
-                step="publish",
-                target=", ".join(tables),
-                kind="gate_infra",
-                hint="the data passed its gate but could not be published; the task retries",
-            ) from exc
         self.log.info("published %s", ", ".join(f"{s} → {t}" for s, t in pairs))
         return tables
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from medallion.errors import Problem, SpecError
 from medallion.spec.models import PipelineSpec
-from medallion.spec.yaml_source import PathKey, Position, SourceDoc, YamlProblem, load_yaml
+from medallion.spec.yaml_source import PathKey, Position, SourceDoc, YamlProblem, deepest_position, load_yaml
 
 DEFAULTS_FILE = "defaults.yaml"
 OPTIONAL_SECTIONS = ("bronze", "silver", "gold")
@@ -55,12 +55,7 @@ class MergedDoc:
         return self._layered[1]
 
     def position(self, path: PathKey) -> Position:
-        positions = self.positions
-        for end in range(len(path), -1, -1):
-            pos = positions.get(tuple(path[:end]))
-            if pos is not None:
-                return pos
-        return next(iter(positions.values()))
+        return deepest_position(self.positions, path) or self.positions[()]
 
 
 def spec_files(root: Path) -> list[Path]:

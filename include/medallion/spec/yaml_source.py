@@ -60,12 +60,16 @@ class SourceDoc:
 
     def position(self, path: PathKey) -> Position:
         """Position of the deepest existing prefix of ``path`` (missing keys point at the parent)."""
-        positions = self.positions
-        for end in range(len(path), -1, -1):
-            pos = positions.get(tuple(path[:end]))
-            if pos is not None:
-                return pos
-        return Position(self.file, 1, 1)
+        return deepest_position(self.positions, path) or Position(self.file, 1, 1)
+
+
+def deepest_position(positions: dict[PathKey, Position], path: PathKey) -> Position | None:
+    """Where ``path`` was written, or its nearest written parent (a missing key is reported there)."""
+    for end in range(len(path), -1, -1):
+        pos = positions.get(tuple(path[:end]))
+        if pos is not None:
+            return pos
+    return None
 
 
 #: libyaml's parser when available (≈10x faster than the pure-Python one).
