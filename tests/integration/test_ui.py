@@ -157,12 +157,15 @@ def node_labels(driver: object) -> list[str]:
 
 
 def test_operator_sees_layers_docs_and_asset_graph_in_the_browser(ui: RunningUI, browser: object) -> None:
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    wait = WebDriverWait(browser, 60)
-    browser.get(ui.url + "/")
+    # the single-page app redirects and re-renders while loading: a lookup can race a navigation
+    transient = (NoSuchElementException, StaleElementReferenceException, WebDriverException)
+    wait = WebDriverWait(browser, 60, ignored_exceptions=transient)
+    browser.get(ui.url + "/auth/login?next=%2F")
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "input[name=username]"))).send_keys(USER)
     browser.find_element(By.CSS_SELECTOR, "input[name=password]").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
