@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,18 +23,13 @@ from pathlib import Path
 
 import pytest
 
+from medallion.local.service import free_port
 from medallion.local.ui import PASSWORD, USER, wait_healthy
 
 pytestmark = pytest.mark.slow
 
 ARTIFACTS = Path(os.environ.get("MEDALLION_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"))
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def api(port: int, path: str, token: str | None = None, body: dict | None = None) -> dict:

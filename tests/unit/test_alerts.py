@@ -313,41 +313,11 @@ def test_freshness_sla_becomes_a_deadline_alert_that_notifies_owners(tmp_path: P
 
 
 @pytest.fixture
-def alert_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    import socket
-
-    import boto3
-    from moto.server import ThreadedMotoServer
-
+def alert_state(s3_lake) -> object:
+    """Dedup/threading state in a real (moto) S3 bucket, as in production."""
     from medallion.alerts.state import S3AlertState
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_AWS_ALERTS_TEST",
-        json.dumps(
-            {
-                "conn_type": "aws",
-                "login": "k",
-                "password": "s",
-                "extra": {"region_name": "us-east-1", "endpoint_url": f"http://127.0.0.1:{port}"},
-            }
-        ),
-    )
-    boto3.client(
-        "s3",
-        endpoint_url=f"http://127.0.0.1:{port}",
-        region_name="us-east-1",
-        aws_access_key_id="k",
-        aws_secret_access_key="s",
-    ).create_bucket(Bucket="lake")
-    try:
-        yield S3AlertState("lake", SPEC.id, aws_conn_id="aws_alerts_test")
-    finally:
-        server.stop()
+    return S3AlertState(s3_lake.bucket, SPEC.id, aws_conn_id=s3_lake.conn_id)
 
 
 def test_repeated_failure_is_deduplicated_and_follow_ups_share_the_run_thread(

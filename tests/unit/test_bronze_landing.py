@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import socket
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,15 +20,10 @@ from moto.server import ThreadedMotoServer
 
 from medallion.bronze.operator import LandSqlSourceOperator
 from medallion.errors import StepError
+from medallion.local.service import free_port
 
 BUCKET = "lake-test"
 PARTITION = "bronze/shop/orders/ds=2026-11-20/"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

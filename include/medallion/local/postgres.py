@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from medallion.local.service import LocalService
+from medallion.local.service import LocalService, free_port
 
 BIN_DIRS = [Path("/usr/lib/postgresql") / v / "bin" for v in ("17", "16", "15", "14")]
 
@@ -47,9 +46,7 @@ class PostgresServer(LocalService):
         if bindir is None:
             raise RuntimeError("PostgreSQL binaries not found under /usr/lib/postgresql/*/bin")
         if not self.port:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                self.port = s.getsockname()[1]
+            self.port = free_port()
         self._dir = Path(tempfile.mkdtemp(prefix="medallion-pg-"))
         if os.geteuid() == 0:
             shutil.chown(self._dir, "postgres", "postgres")
