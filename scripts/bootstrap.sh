@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
-# Create .venv with the pinned lock on a fresh machine; a no-op when the lock is unchanged.
+# Create .venv with exactly the pinned lock; a no-op when the lock is unchanged.
+# `uv pip sync` installs the lock as written (no re-resolution, so no extra dependencies such as
+# mysqlclient) and --no-build refuses source builds: a package without a wheel for this platform
+# fails here with its name, never with a compiler error half-way through.
+# Set VENV to bootstrap elsewhere (CI proves a fresh machine with a new venv and an empty cache).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3.11}
-stamp=.venv/.lock-sha
+VENV=${VENV:-.venv}
+stamp=$VENV/.lock-sha
 want=$(cat requirements-local.lock pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then exit 0; fi
-echo "bootstrap: creating .venv with pinned packages (first run takes a few minutes)…"
-[ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install -q uv==0.13.9
-.venv/bin/uv pip install -q --python .venv/bin/python -r requirements-local.lock
-.venv/bin/uv pip install -q --python .venv/bin/python --no-deps -e .
+echo "bootstrap: creating $VENV with the pinned lock…"
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check uv==0.13.9
+if ! "$VENV/bin/uv" pip sync -q --python "$VENV/bin/python" --no-build requirements-local.lock; then
+  echo "bootstrap: installing requirements-local.lock failed (see above). A package without a wheel for" >&2
+  echo "  this platform is refused rather than compiled: pick a version with a wheel and re-lock." >&2
+  exit 1
+fi
+# Our own package, editable, without dependencies (the lock has them all); the only build allowed.
+"$VENV/bin/uv" pip install -q --python "$VENV/bin/python" --no-deps -e .
 echo "$want" > "$stamp"
-echo "bootstrap: .venv ready"
+echo "bootstrap: $VENV ready"

@@ -15,22 +15,29 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-PORT_SHIFT = 100  # tests use the configured ports + 100
-
 _state = Path(tempfile.mkdtemp(prefix="medallion-tests-"))
 
 
 def _overlay_settings() -> Path:
+    """Every configured port becomes a port free when the session starts (one per configured port,
+    so connections that share a server still share it): parallel sessions and a running demo never collide."""
+    from medallion.local.service import free_port
+
+    ports: dict[int, int] = {}
+
+    def fresh(port: int | str) -> int:
+        return ports.setdefault(int(port), free_port())
+
     doc = yaml.safe_load((ROOT / "airflow_settings.yaml").read_text(encoding="utf-8"))
     for conn in doc["airflow"]["connections"]:
         if conn.get("conn_port"):
-            conn["conn_port"] = int(conn["conn_port"]) + PORT_SHIFT
+            conn["conn_port"] = fresh(conn["conn_port"])
         extra = conn.get("conn_extra") or {}
         for key in ("endpoint_url", "base_url"):
             if key in extra:
                 host, _, rest = extra[key].rpartition(":")
                 port, slash, path = rest.partition("/")
-                extra[key] = f"{host}:{int(port) + PORT_SHIFT}{slash}{path}"
+                extra[key] = f"{host}:{fresh(port)}{slash}{path}"
         if conn["conn_type"] in {"duckdb", "sqlite"}:
             conn["conn_host"] = str(_state / Path(conn["conn_host"]).name)
     target = _state / "airflow_settings.yaml"
