@@ -44,9 +44,38 @@ def test_explain_names_the_origin_of_each_value(capsys: pytest.CaptureFixture) -
     assert cli(["explain", "sales_orders"]) == 0
     out = capsys.readouterr().out
     assert "bucket: medallion-lake  # org defaults (dag_configs/defaults.yaml:" in out
-    assert "slack_channel: #sales-data-alerts  # domain defaults (dag_configs/sales/defaults.yaml:" in out
+    assert "slack_channel: '#sales-data-alerts'  # domain defaults (dag_configs/sales/defaults.yaml:" in out
+    assert "schedule: '@daily'  # org defaults (dag_configs/defaults.yaml:" in out
     assert "tier: 1  # pipeline (dag_configs/sales/orders.yaml:" in out
     assert "domain: sales  # derived from the file path" in out
+
+
+def test_explain_prints_yaml_that_loads_back_to_the_merged_data(configs: Path) -> None:
+    """Values YAML would misread unquoted (#…, @…, yes, on, dates, multi-line text) survive a round trip,
+    and every value line names the file it came from."""
+    import yaml
+
+    from medallion.spec.explain import explain
+    from medallion.spec.load import SpecLoader
+
+    spec = configs / "sales/orders.yaml"
+    spec.write_text(
+        spec.read_text()
+        + "tags: ['yes', 'on', '# not a comment', '@here', '2026-01-01', '', 'a: b', \"it's\"]\n"
+        + "x_extra:\n  'on': {}\n  matrix: [[1, 2], []]\n  text: \"line one\\nline two\"\n  when: 2026-11-01\n"
+    )
+    doc, problems = SpecLoader(configs).merged(spec)
+    assert doc is not None and not problems
+    out = explain(doc, configs)
+    assert yaml.safe_load(out) == doc.data
+    files = {"dag_configs/defaults.yaml", "dag_configs/sales/defaults.yaml", "dag_configs/sales/orders.yaml"}
+    for line in out.splitlines():
+        if not line.rstrip().endswith(":"):  # every value line, not the headers of nested mappings
+            comment = line.rsplit("  # ", 1)[-1]
+            assert any(f"({f}:" in comment for f in files), line
+    assert "  # domain defaults (dag_configs/sales/defaults.yaml:" in next(
+        line for line in out.splitlines() if line.lstrip().startswith("slack_channel:")
+    )
 
 
 @pytest.fixture
@@ -80,3 +109,9 @@ def test_lint_command(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     bad.write_text("# Databricks notebook source\ndf = spark.range(3).selectExpr('id * 2 AS x')\n")
     assert cli(["lint", str(bad)]) == 1
     assert f"{bad}:2:" in capsys.readouterr().err
+    bad.write_text("# Databricks notebook source\nshout = F.udf(lambda s: s.upper())\nspark.udf.register('s', shout)\n")
+    assert cli(["lint", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert f"{bad}:2:11: udf: Python UDF (`F.udf`) does not run on sqlframe" in err
+    assert f"{bad}:3:7: udf: UDF registration (`spark.udf`) does not run on sqlframe" in err
+    assert "udf: udf:" not in err

@@ -315,7 +315,7 @@ class _Visitor(ast.NodeVisitor):
                     continue
                 self.imported[alias.asname or alias.name] = alias.name
                 if alias.name in _UDF_NAMES:
-                    self.add(alias, UDF, f"`{alias.name}` imported from {module}: Python UDFs do not run on sqlframe")
+                    self.add(alias, UDF, f"Python UDF (`{alias.name}` imported from {module}) does not run on sqlframe")
                 elif alias.name == "monotonically_increasing_id":
                     self.add(alias, MONOTONIC_ID, "monotonically_increasing_id is not available on sqlframe")
         self.generic_visit(node)
@@ -329,8 +329,8 @@ class _Visitor(ast.NodeVisitor):
         elif attr == "monotonically_increasing_id":
             self.add_attribute(node, MONOTONIC_ID, "monotonically_increasing_id is not available on sqlframe")
         elif attr in _UDF_NAMES:
-            what = "spark.udf (UDF registration)" if attr == "udf" and self._is_session(node.value) else attr
-            self.add_attribute(node, UDF, f"{what}: Python UDFs do not run on sqlframe")
+            what = "UDF registration" if attr == "udf" and self._is_session(node.value) else "Python UDF"
+            self.add_attribute(node, UDF, f"{what} (`{ast.unparse(node)}`) does not run on sqlframe")
         elif attr == "rdd":
             self.add_attribute(node, RDD, "DataFrame.rdd: there are no RDDs on sqlframe")
         elif attr == "sparkContext":
@@ -344,7 +344,7 @@ class _Visitor(ast.NodeVisitor):
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Load) and self.star_import and node.id not in self.defined:
             if node.id in _UDF_NAMES:
-                self.add(node, UDF, f"{node.id} (star-imported from pyspark): Python UDFs do not run on sqlframe")
+                self.add(node, UDF, f"Python UDF (`{node.id}`, star-imported from pyspark) does not run on sqlframe")
             elif node.id == "monotonically_increasing_id":
                 self.add(node, MONOTONIC_ID, "monotonically_increasing_id is not available on sqlframe")
         self.generic_visit(node)
