@@ -19,7 +19,7 @@ def _validate(args: argparse.Namespace) -> int:
         if not target.exists():
             print(f"{target}: error: no such file or directory", file=sys.stderr)
             return 2
-        root = target.resolve() if target.is_dir() else config_root_of(target)
+        root = config_root_of(target)  # a domain folder or one file: the defaults above it count
         project = load_project(root, connections=known_connections())  # the whole project: cross checks
         wanted = set(spec_files(target.resolve()))
         checked += len(wanted)

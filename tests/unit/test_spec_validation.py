@@ -129,3 +129,23 @@ def test_a_bad_spec_never_leaks_into_shared_defaults(configs: Path) -> None:
     project = load_project(configs, connections=None)
     assert not project.problems((configs / "sales/orders.yaml").resolve())
     assert project.problems((configs / "sales/aaa.yaml").resolve())
+
+
+@pytest.mark.parametrize("target", ["sales", "marketing", "sales/orders.yaml"])
+def test_cli_validate_of_a_domain_folder_or_one_file_merges_the_defaults_above(
+    configs: Path, target: str, capsys: pytest.CaptureFixture
+) -> None:
+    assert cli(["validate", str(configs / target)]) == 0, capsys.readouterr().err
+    assert "1 spec(s) checked: 1 valid, 0 invalid" in capsys.readouterr().out
+
+
+def test_cli_validate_of_a_domain_folder_reports_only_its_own_specs(
+    configs: Path, capsys: pytest.CaptureFixture
+) -> None:
+    write(configs / "sales/bad.yaml", "description: x\nstart_date: 2026-11-01\nfoo: 1\n")
+    write(configs / "marketing/bad.yaml", "description: x\nstart_date: 2026-11-01\nbar: 1\n")
+    assert cli(["validate", str(configs / "sales")]) == 1
+    err = capsys.readouterr().err
+    assert "bad.yaml:3:1: error: foo: unknown key 'foo'" in err and "bar" not in err
+    assert "missing" not in err  # owners, lake… come from the defaults above the folder
+    assert "2 spec(s) checked: 1 valid, 1 invalid" in err

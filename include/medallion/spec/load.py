@@ -72,14 +72,21 @@ def spec_files(root: Path) -> list[Path]:
 
 
 def config_root_of(path: Path) -> Path:
-    """The ``dag_configs`` folder a spec belongs to: the nearest ancestor with an org defaults file."""
-    for parent in path.resolve().parents:
+    """The ``dag_configs`` folder a spec file or folder belongs to, so validating one domain folder
+    or one file still merges the org and domain defaults above it.
+
+    The root is the nearest folder (the target itself, for a folder) with a defaults file, or its
+    parent when that has one too (a domain's defaults under the org's).
+    """
+    path = path.resolve()
+    candidates = [path, *path.parents] if path.is_dir() else list(path.parents)
+    for parent in candidates:
         if (parent / DEFAULTS_FILE).is_file():
             parent_up = parent.parent
             if (parent_up / DEFAULTS_FILE).is_file():
                 return parent_up
             return parent
-    return path.resolve().parent
+    return path if path.is_dir() else path.parent
 
 
 def _merge(layers: Sequence[tuple[str, SourceDoc]]) -> MergedDoc:
