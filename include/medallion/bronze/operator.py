@@ -12,18 +12,23 @@ from airflow.sdk import BaseOperator
 
 from medallion import connections
 from medallion.errors import StepError, run_step
+from medallion.failures import RetryByClass
 from medallion.links import PARTITION_URL_KEY, BronzePartitionLink, browser_url, endpoint_of
 
 QUERY_HINT = "check the query in the spec and run it by hand on the source"
 
 
-class LandSourceOperator(BaseOperator):
-    """Land one source as a committed bronze partition (parquet + manifest); subclasses extract."""
+class LandSourceOperator(RetryByClass, BaseOperator):
+    """Land one source as a committed bronze partition (parquet + manifest); subclasses extract.
+
+    Failures of a class that is not retried (``hints.yaml``) fail without retry.
+    """
 
     template_fields: Sequence[str] = ("partition_key",)
     ui_color = "#cd7f32"
     operator_extra_links = (BronzePartitionLink(),)
     kind = ""
+    failure_layer = "bronze"
 
     def __init__(
         self,

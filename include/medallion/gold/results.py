@@ -22,6 +22,8 @@ try:  # AirflowFailException: fail without retries
 except ImportError:  # pragma: no cover - older task SDKs
     from airflow.exceptions import AirflowFailException
 
+from medallion.failures import is_retried
+
 log = logging.getLogger(__name__)
 
 CONTEXT_KEY = "medallion_dbt_outcomes"
@@ -114,19 +116,22 @@ def _outcome(result: dict[str, Any], node: dict[str, Any], nodes: dict[str, Any]
 
 
 class DbtTestsFailed(AirflowFailException):
-    """Data or unit tests failed: the same data and code fail the same way, so no retry."""
+    """dbt nodes failed with a class that is not retried (tests, unit tests, compilation): the same
+    data and code fail the same way."""
 
-    def __init__(self, failed: list[DbtOutcome]):
-        self.kind = failure_kind(failed) or "dbt_test_failure"
-        super().__init__("dbt test(s) failed: " + "; ".join(o.headline() for o in failed))
+    def __init__(self, failed: list[DbtOutcome], kind: str):
+        self.kind = kind
+        what = "test(s)" if all(o.resource_type in {"test", "unit_test"} for o in failed) else "node(s)"
+        super().__init__(f"dbt {what} failed: " + "; ".join(o.headline() for o in failed))
 
 
 def remember_outcomes(project_dir: str, context: Any = None, **_: Any) -> None:
     """Cosmos ``callback``: keep the outcomes in the task context.
 
-    Failed data or unit tests raise :class:`DbtTestsFailed` here (before cosmos raises its own
-    retryable error): bad data is not retried, as for the quality gates. Model errors (compile,
-    database) are left to cosmos and the task's retries.
+    When the failed nodes' class is not retried (``retry: false`` in ``hints.yaml``: data and unit
+    tests, compilation errors), :class:`DbtTestsFailed` is raised here, before cosmos raises its own
+    retryable error; the same decision as every other task (``medallion.failures``). Database
+    errors are left to cosmos and the task's retries.
     """
     try:
         outcomes = read_outcomes(Path(project_dir))
@@ -138,9 +143,10 @@ def remember_outcomes(project_dir: str, context: Any = None, **_: Any) -> None:
             log.warning("%s", outcome.describe())
     if context is not None:
         context[CONTEXT_KEY] = [asdict(o) for o in outcomes]
-    failed_tests = [o for o in outcomes if o.failed and o.resource_type in {"test", "unit_test"}]
-    if failed_tests:
-        raise DbtTestsFailed(failed_tests)
+    failed = [o for o in outcomes if o.failed]
+    kind = failure_kind(failed)
+    if kind and not is_retried(kind):
+        raise DbtTestsFailed(failed, kind)
 
 
 def outcomes_from(context: Any) -> list[DbtOutcome]:

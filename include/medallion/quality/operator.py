@@ -10,6 +10,7 @@ from airflow.sdk import BaseOperator
 
 from medallion import connections
 from medallion.errors import StepError, step_errors
+from medallion.failures import RetryByClass
 from medallion.links import REPORT_URL_KEY, QualityReportLink, browser_url, endpoint_of
 from medallion.spec.models import PipelineSpec, TableCheck
 
@@ -30,7 +31,7 @@ class QualityGateFailed(AirflowFailException):
         self.report = report
 
 
-class QualityGateOperator(BaseOperator):
+class QualityGateOperator(RetryByClass, BaseOperator):
     """Run the layer's suites; critical → fail (no retry), warning → alert, error → retry."""
 
     template_fields: Sequence[str] = ()
@@ -40,6 +41,10 @@ class QualityGateOperator(BaseOperator):
     def __init__(self, *, spec: PipelineSpec, layer: str, checks: list[TableCheck], **kwargs: Any):
         super().__init__(**kwargs)
         self.spec, self.layer, self.checks = spec, layer, checks
+
+    @property
+    def failure_layer(self) -> str:  # type: ignore[override]
+        return self.layer
 
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -195,8 +200,8 @@ class QualityGateOperator(BaseOperator):
     def _schema_drift(self, s3: Any, ds: str) -> list[dict[str, Any]]:
         """A warning outcome per source whose columns changed since the previous extract."""
         from medallion import layout
-        from medallion.alerts.classify import load_catalog
         from medallion.bronze.landing import read_manifest
+        from medallion.failures import load_catalog
         from medallion.quality.gate import Outcome, TableGateResult
 
         out = []

@@ -16,6 +16,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from medallion import paths
+from medallion.failures import RetryByClass
 from medallion.spec.models import PipelineSpec
 
 try:  # a lint finding does not go away by retrying
@@ -34,11 +35,12 @@ class NotebookLintFailed(AirflowFailException):
         super().__init__(f"{len(findings)} portability finding(s) in the pipeline's notebooks:\n" + "\n".join(findings))
 
 
-class NotebookLintOperator(BaseOperator):
+class NotebookLintOperator(RetryByClass, BaseOperator):
     """Lint the notebooks a pipeline runs (repository paths); fail listing file:line and the fix."""
 
     template_fields: Sequence[str] = ()
     ui_color = "#f4e1c1"
+    failure_layer = "silver"
 
     def __init__(self, *, notebooks: Sequence[str], **kwargs: Any):
         super().__init__(**kwargs)

@@ -51,8 +51,9 @@ def run_parameters(spec: PipelineSpec) -> dict[str, str]:
 
 def build_silver_group(spec: PipelineSpec, pool: str | None = None) -> Any:
     """Create the ``silver`` group in the current DAG context and return it."""
-    from airflow.providers.databricks.operators.databricks import DatabricksNotebookOperator
     from airflow.providers.databricks.operators.databricks_workflow import DatabricksWorkflowTaskGroup
+
+    from medallion.silver.notebook import NotebookTaskOperator
 
     silver = spec.silver
     assert silver is not None
@@ -72,7 +73,7 @@ def build_silver_group(spec: PipelineSpec, pool: str | None = None) -> Any:
     with group:
         tasks = {}
         for nb in silver.notebooks:
-            tasks[nb.name] = DatabricksNotebookOperator(
+            tasks[nb.name] = NotebookTaskOperator(
                 task_id=nb.name,
                 databricks_conn_id=connections.DATABRICKS,
                 notebook_path=notebook_workspace_path(spec, nb.path),
