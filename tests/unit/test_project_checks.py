@@ -9,7 +9,6 @@ import pytest
 
 from medallion.build.loader import load_dags
 from medallion.cli import main as cli
-from medallion.spec.checks import selector_matches
 from medallion.spec.project import load_project
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,17 +51,10 @@ def test_missing_notebook_and_unmatched_dbt_selector(configs: Path) -> None:
     edit(configs / "sales/orders.yaml", '["path:models/sales"]', '["path:models/sale", "tag:nope", "daily_revenue"]')
     found = messages(configs, "sales/orders.yaml")
     assert "silver.notebooks[1].path: notebook 'include/notebooks/sales/orders_silverr.py' does not exist" in found
-    assert any(m.startswith("gold.select[1]: dbt selector 'tag:nope' matches no model") for m in found)
-    assert not any("gold.select[0]" in m or "gold.select[2]" in m for m in found)  # prefix / name match
-
-
-def test_selector_methods() -> None:
-    nodes = [{"name": "a", "tags": ["t"], "original_file_path": "models/x/a.sql", "fqn": ["p", "x", "a"]}]
-    assert selector_matches("tag:t", nodes) == ["a"]
-    assert selector_matches("+path:models/x", nodes) == ["a"]
-    assert selector_matches("a+", nodes) == ["a"]
-    assert selector_matches("p.x", nodes) == ["a"]
-    assert selector_matches("b", nodes) == []
+    assert "gold.select[1]: dbt selector 'tag:nope' matches no node of the dbt project" in found
+    # path: is a directory, as cosmos (and dbt) match it, never a string prefix of models/sales
+    assert "gold.select[0]: dbt selector 'path:models/sale' matches no node of the dbt project" in found
+    assert not any("gold.select[2]" in m for m in found)  # a bare model name
 
 
 def test_unknown_connection_is_a_warning(configs: Path) -> None:

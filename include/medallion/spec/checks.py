@@ -7,23 +7,27 @@ from airflow_settings.yaml, or secrets pasted into YAML.
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from medallion import paths
 from medallion.errors import Problem
 from medallion.spec.load import MergedDoc, PathKey, dotted
 from medallion.spec.models import PipelineSpec
+from medallion.spec.ownership import TableOwner, assign_owners, misplaced_contracts, produced_tables
 
 _SECRET_KEY = re.compile(r"(?i)^(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key)$")
 _SECRET_VALUE = re.compile(
     r"xox[abposr]-[A-Za-z0-9-]{10,}|dapi[0-9a-f]{20,}|AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY"
     r"|(?i:password\s*=\s*[^\s;'\"{]+)|://[^:/@\s]+:[^@/\s{]+@"
+)
+SELECTOR_HINT = (
+    "dbt selector syntax as cosmos renders it: path:models/<folder> (a whole directory, not a prefix), tag:<tag>, "
+    "a model name, fqn:<project>.<folder>.<model>, config.materialized:<m>, with +/@ graph operators; "
+    "`make manifest` after adding models"
 )
 SECRET_HINT = "never put credentials in a spec: store them in an Airflow connection and reference its conn_id"
 
@@ -40,6 +44,8 @@ class ProjectReport:
     """Problems per spec file after per-file and cross-pipeline checks."""
 
     problems: dict[Path, list[Problem]] = field(default_factory=dict)
+    gold: dict[Path, Any] = field(default_factory=dict)  # spec → its resolved gold selection
+    owners: dict[str, TableOwner] = field(default_factory=dict)  # table → producing pipeline
 
     def add(self, path: Path, problem: Problem) -> None:
         self.problems.setdefault(path, []).append(problem)
@@ -81,13 +87,27 @@ def _secret(doc: MergedDoc, at: PathKey, message: str) -> Problem:
     return Problem(pos.file, pos.line, pos.column, dotted(at), message, SECRET_HINT)
 
 
-def check_project(items: Iterable[LoadedSpec], known_connections: set[str] | None) -> ProjectReport:
-    """Cross-pipeline problems; ``known_connections`` None skips the connection check."""
+class GoldSelector(Protocol):
+    """Resolves a gold selection the way the gold task group renders it (``medallion.gold.selection``).
+
+    Passed in, so this package does not import the gold layer; raises FileNotFoundError without a manifest.
+    """
+
+    def __call__(self, project_dir: Path, select: Sequence[str], exclude: Sequence[str]) -> Any: ...
+
+
+def check_project(
+    items: Iterable[LoadedSpec], known_connections: set[str] | None, select_gold: GoldSelector | None = None
+) -> ProjectReport:
+    """Cross-pipeline problems; ``known_connections`` None skips the connection check, ``select_gold``
+    None the gold selections (and so gold tables in ownership)."""
     report = ProjectReport()
     items = list(items)
     _duplicate_ids(items, report)
     _notebooks_exist(items, report)
-    _dbt_selectors_match(items, report)
+    if select_gold is not None:
+        _gold_selections(items, select_gold, report)
+    _one_owner_per_table(items, report)
     _asset_triggers(items, report)
     if known_connections is not None:
         _connections_known(items, known_connections, report)
@@ -127,69 +147,44 @@ def _notebooks_exist(items: list[LoadedSpec], report: ProjectReport) -> None:
                 )
 
 
-@cache
-def _manifest_nodes(manifest: Path, mtime: float) -> list[dict[str, Any]]:
-    data = json.loads(manifest.read_text(encoding="utf-8"))
-    return [n for n in data.get("nodes", {}).values() if n.get("resource_type") == "model"]
-
-
-def selector_matches(selector: str, nodes: list[dict[str, Any]]) -> list[str]:
-    """Models a dbt selector selects (path:, tag:, fqn, name; graph operators +/@ ignored)."""
-    method, _, value = selector.strip("+@").rpartition(":")
-    value = value.rstrip("/")
-    out = []
-    for node in nodes:
-        if method == "tag":
-            hit = value in node.get("tags", [])
-        elif method == "path":
-            hit = node.get("original_file_path", "").startswith(value)
-        elif method == "fqn" or (not method and "." in value):
-            hit = ".".join(node.get("fqn", [])).startswith(value)
-        elif not method:
-            hit = node.get("name") == value
-        else:
-            hit = True  # config:, source: … are not checked here
-        if hit:
-            out.append(node["name"])
-    return out
-
-
-def _dbt_selectors_match(items: list[LoadedSpec], report: ProjectReport) -> None:
-    from medallion.gold.dbt import manifest_path
-
+def _gold_selections(items: list[LoadedSpec], select_gold: GoldSelector, report: ProjectReport) -> None:
+    """Each spec's gold selection as cosmos renders it; a selector that selects nothing is an error."""
     for item in items:
         gold = item.spec.gold
         if gold is None:
             continue
-        manifest = manifest_path(paths.resolve(gold.project_dir))
-        if not manifest.is_file():
+        try:
+            selection = select_gold(paths.resolve(gold.project_dir), gold.select, gold.exclude)
+        except FileNotFoundError as exc:
             report.add(
                 item.path,
                 _problem(
                     item,
                     ("gold",),
                     "gold",
-                    f"dbt manifest {manifest} is missing, selectors were not checked",
+                    f"{exc}: the gold selection and its tables were not checked",
                     "run `make manifest` (dbt parse)",
                     severity="warning",
                 ),
             )
             continue
-        nodes = _manifest_nodes(manifest, manifest.stat().st_mtime)
-        for i, selector in enumerate(gold.select):
-            if not selector_matches(selector, nodes):
-                report.add(
-                    item.path,
-                    _problem(
-                        item,
-                        ("gold", "select", i),
-                        f"gold.select[{i}]",
-                        f"dbt selector {selector!r} matches no model in {manifest.relative_to(paths.project_root())}"
-                        if manifest.is_relative_to(paths.project_root())
-                        else f"dbt selector {selector!r} matches no model",
-                        "use path:models/<domain>, tag:<tag> or a model name; rebuild the manifest after adding models",
-                    ),
-                )
+        report.gold[item.path] = selection
+        for found in selection.problems:
+            at = ("gold", found.field, found.index) if found.index >= 0 else ("gold", found.field)
+            report.add(item.path, _problem(item, at, dotted(at), found.message, SELECTOR_HINT, found.severity))
+
+
+def _one_owner_per_table(items: list[LoadedSpec], report: ProjectReport) -> None:
+    produced = []
+    for item in items:
+        produced.append((item, produced_tables(item, report.gold.get(item.path))))
+    report.owners, duplicates = assign_owners(produced)
+    for item, problem in duplicates:
+        report.add(item.path, problem)
+    for item in items:
+        gold_known = item.spec.gold is None or item.path in report.gold
+        for problem in misplaced_contracts(item, report.owners, gold_known):
+            report.add(item.path, problem)
 
 
 def _asset_triggers(items: list[LoadedSpec], report: ProjectReport) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from medallion.errors import Problem, SpecError
-from medallion.spec.checks import LoadedSpec, ProjectReport, check_project
+from medallion.spec.checks import GoldSelector, LoadedSpec, ProjectReport, check_project
 from medallion.spec.load import SpecLoader, spec_files
 
 _LOADERS: dict[Path, SpecLoader] = {}
@@ -43,8 +43,25 @@ def known_connections() -> set[str] | None:
     return set(load_settings().connections) if settings_path().is_file() else None
 
 
-def load_project(root: Path, files: list[Path] | None = None, *, connections: set[str] | None = None) -> Project:
-    """Validate ``files`` (default: every spec under ``root``) and check them together."""
+def default_gold_selector() -> GoldSelector:
+    """cosmos's selector on the manifest (``medallion.gold.selection``): the one thin import of another
+    package here, so `validate` and the loader cannot pick different selectors."""
+    from medallion.gold.selection import select_gold
+
+    return select_gold
+
+
+def load_project(
+    root: Path,
+    files: list[Path] | None = None,
+    *,
+    connections: set[str] | None = None,
+    select_gold: GoldSelector | None = None,
+) -> Project:
+    """Validate ``files`` (default: every spec under ``root``) and check them together.
+
+    Gold selections resolve through ``select_gold`` (default: cosmos's selector, ``default_gold_selector``).
+    """
     root = root.resolve()
     loader = loader_for(root)
     project = Project(root, [f.resolve() for f in (files if files is not None else spec_files(root))])
@@ -55,7 +72,8 @@ def load_project(root: Path, files: list[Path] | None = None, *, connections: se
             project.report.problems.setdefault(path, []).extend(exc.problems)
         else:
             project.valid[path] = LoadedSpec(path, spec, doc)
-    cross = check_project(project.valid.values(), connections)
+    cross = check_project(project.valid.values(), connections, select_gold or default_gold_selector())
     for path, problems in cross.problems.items():
         project.report.problems.setdefault(path, []).extend(problems)
+    project.report.gold, project.report.owners = cross.gold, cross.owners
     return project

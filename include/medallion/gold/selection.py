@@ -1,0 +1,154 @@
+"""A spec's gold selection as cosmos renders it: cosmos's own selector on the nodes cosmos loads.
+
+`validate`, the loader, the DAG docs and table ownership all ask this module which dbt models a
+pipeline builds, so none of them can disagree with the tasks the ``DbtTaskGroup`` renders (a
+hand-written matcher once took ``path:models/tpc`` for a prefix of ``models/tpch``: valid spec,
+zero tasks). The manifest is decoded once per process and manifest version (path, mtime).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from medallion.gold.dbt import manifest_path
+
+# Node types that become tables when dbt builds them (an ephemeral model does not).
+_TABLE_TYPES = {"model", "seed", "snapshot"}
+GOLD_SCHEMA = "gold"
+
+
+@dataclass(frozen=True)
+class GoldModel:
+    """One dbt node a pipeline builds, and the published table it produces."""
+
+    unique_id: str
+    name: str
+    resource_type: str
+    file: str  # the node's path in the dbt project, e.g. models/sales/daily_revenue.sql
+    table: str | None  # gold.<alias>; None for an ephemeral model
+    depends_on: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SelectionProblem:
+    field: str  # "select" or "exclude"
+    index: int  # the item in that list; -1 for the selection as a whole
+    message: str
+    severity: str = "error"
+
+
+@dataclass(frozen=True)
+class GoldSelection:
+    """What ``select``/``exclude`` resolve to, what each select item matches, and what is wrong."""
+
+    models: tuple[GoldModel, ...]
+    item_matches: tuple[frozenset[str], ...] = ()  # unique ids per select item (before exclude)
+    problems: tuple[SelectionProblem, ...] = ()
+
+    @property
+    def tables(self) -> list[str]:
+        return [m.table for m in self.models if m.table]
+
+
+class ManifestMissing(FileNotFoundError):
+    """The dbt manifest cosmos renders from does not exist (run `make manifest`)."""
+
+
+def select_gold(project_dir: Path, select: Sequence[str], exclude: Sequence[str] = ()) -> GoldSelection:
+    """The models ``select``/``exclude`` render as cosmos tasks, plus what is wrong with each item.
+
+    Each select item must match a node on its own (a typo next to a good selector would otherwise
+    vanish silently), and the whole selection must leave at least one model; an exclude item that
+    matches nothing is reported too. Raises ``ManifestMissing`` when there is no manifest.
+    """
+    nodes = _nodes(project_dir.resolve())  # imports airflow before cosmos (cosmos needs that order)
+    from cosmos.dbt.selector import select_nodes
+    from cosmos.exceptions import CosmosValueError
+
+    problems: list[SelectionProblem] = []
+    usable: dict[str, list[str]] = {"select": [], "exclude": []}
+    matches: list[frozenset[str]] = []
+    for field_name, items in (("select", select), ("exclude", exclude)):
+        for i, item in enumerate(items):
+            try:  # an exclude item matches the nodes the same statement selects
+                matched = frozenset(select_nodes(project_dir, nodes, select=[item]))
+            except CosmosValueError as exc:
+                problems.append(SelectionProblem(field_name, i, f"dbt selector {item!r} is invalid ({exc})"))
+                matched = frozenset()
+            else:
+                usable[field_name].append(item)
+                if not matched:
+                    problems.append(
+                        SelectionProblem(
+                            field_name,
+                            i,
+                            f"dbt selector {item!r} matches no node of the dbt project",
+                            "error" if field_name == "select" else "warning",
+                        )
+                    )
+            if field_name == "select":
+                matches.append(matched)
+    chosen = select_nodes(project_dir, nodes, usable["select"], usable["exclude"]) if usable["select"] else {}
+    models = tuple(sorted((_model(n) for n in chosen.values() if _type(n) in _TABLE_TYPES), key=lambda m: m.name))
+    if not models and not any(p.field == "select" for p in problems):
+        problems.append(
+            SelectionProblem("select", -1, "the gold selection builds no dbt model (cosmos would render no task)")
+        )
+    return GoldSelection(models, tuple(matches), tuple(problems))
+
+
+def node_table(name: str, config: dict[str, Any]) -> str | None:
+    """The published table a dbt node produces: ``gold.<alias or name>``; None when ephemeral."""
+    if config.get("materialized") == "ephemeral":
+        return None
+    return f"{GOLD_SCHEMA}.{config.get('alias') or name}"
+
+
+def all_models(project_dir: Path) -> dict[str, GoldModel]:
+    """Every table-producing node of the project by unique id (to name what a selection reads)."""
+    return {uid: _model(n) for uid, n in _nodes(project_dir.resolve()).items() if _type(n) in _TABLE_TYPES}
+
+
+def _nodes(project_dir: Path) -> dict[str, Any]:
+    manifest = manifest_path(project_dir)
+    try:
+        mtime = manifest.stat().st_mtime_ns
+    except FileNotFoundError:
+        raise ManifestMissing(f"dbt manifest {manifest} is missing") from None
+    return _load_nodes(project_dir, manifest, mtime)
+
+
+@lru_cache(maxsize=8)
+def _load_nodes(project_dir: Path, manifest: Path, mtime_ns: int) -> dict[str, Any]:
+    """All nodes, loaded exactly as the ``DbtTaskGroup`` loads them (``LoadMode.DBT_MANIFEST``)."""
+    import airflow  # noqa: F401  (before cosmos: cosmos.constants imports airflow mid-initialisation)
+    from cosmos import ExecutionConfig, ProjectConfig, RenderConfig
+    from cosmos.constants import LoadMode
+    from cosmos.dbt.graph import DbtGraph
+
+    graph = DbtGraph(
+        project=ProjectConfig(dbt_project_path=project_dir, manifest_path=manifest),
+        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST),
+        execution_config=ExecutionConfig(dbt_project_path=project_dir),
+    )
+    graph.load_from_dbt_manifest()  # no select/exclude: every node
+    return dict(graph.nodes)
+
+
+def _type(node: Any) -> str:
+    return getattr(node.resource_type, "value", str(node.resource_type))
+
+
+def _model(node: Any) -> GoldModel:
+    return GoldModel(
+        unique_id=node.unique_id,
+        name=node.name,
+        resource_type=_type(node),
+        file=str(node.original_file_path),
+        table=node_table(node.name, node.config),
+        depends_on=tuple(node.depends_on),
+    )
