@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from medallion import layout
@@ -10,7 +10,10 @@ from medallion.errors import Problem
 from medallion.spec.models import PipelineSpec
 
 
-def render_dag_doc(spec: PipelineSpec, warnings: Sequence[Problem] = ()) -> str:
+def render_dag_doc(
+    spec: PipelineSpec, warnings: Sequence[Problem] = (), table_owners: Mapping[str, Any] | None = None
+) -> str:
+    """``table_owners`` (table → ``TableOwner``, from the project checks): who owns what the gold models read."""
     owners = ", ".join(
         f"[{o.name}](mailto:{o.email})" if o.email else o.name + (f" ({o.slack})" if o.slack else "")
         for o in spec.owners
@@ -40,6 +43,10 @@ def render_dag_doc(spec: PipelineSpec, warnings: Sequence[Problem] = ()) -> str:
             lines.append(f"- `{nb.name}`: `{nb.path}` → {', '.join(f'`{t}`' for t in nb.outputs)}")
     if spec.gold:
         lines += ["", "## Gold (dbt)", "", f"- select: `{' '.join(spec.gold.select)}`"]
+        if spec.gold.exclude:
+            lines.append(f"- exclude: `{' '.join(spec.gold.exclude)}`")
+        lines += _gold_models(spec, table_owners or {})
+    lines += _owned_tables(spec)
     lines += ["", "## Quality gates", ""]
     for layer in ("bronze", "silver", "gold"):
         for check in getattr(spec.quality, layer):
@@ -61,6 +68,58 @@ def render_dag_doc(spec: PipelineSpec, warnings: Sequence[Problem] = ()) -> str:
     if warnings:
         lines += ["", "## Warnings", ""] + [f"- `{w.field}`: {w.message} ({w.hint})" for w in warnings]
     return "\n".join(lines) + "\n"
+
+
+def _gold_selection(spec: PipelineSpec) -> Any | None:
+    from medallion import paths
+    from medallion.gold.selection import ManifestMissing, select_gold
+
+    assert spec.gold is not None
+    try:
+        return select_gold(paths.resolve(spec.gold.project_dir), spec.gold.select, spec.gold.exclude)
+    except ManifestMissing:
+        return None
+
+
+def _gold_models(spec: PipelineSpec, table_owners: Mapping[str, Any]) -> list[str]:
+    """The models the selection builds (cosmos's selector) and the other pipelines' tables they read."""
+    from medallion import paths
+    from medallion.gold.selection import all_models
+
+    selection = _gold_selection(spec)
+    if selection is None:
+        return ["- models: unknown (no dbt manifest; run `make manifest`)"]
+    lines = [f"- model `{m.name}` (`{m.file}`) → `{m.table or 'ephemeral'}`" for m in selection.models]
+    assert spec.gold is not None
+    chosen = {m.unique_id for m in selection.models}
+    every = all_models(paths.resolve(spec.gold.project_dir))
+    read = sorted({every[d].table for m in selection.models for d in m.depends_on if d in every and d not in chosen})
+    for table in read:
+        owner = table_owners.get(table)
+        by = f"owned by pipeline `{owner.pipeline}`" if owner else "no pipeline owns it"
+        lines.append(f"- reads `{table}` ({by})")
+    return lines
+
+
+def _owned_tables(spec: PipelineSpec) -> list[str]:
+    """Tables only this pipeline writes (one owner per table, checked by `medallion validate`)."""
+    notebooks = spec.silver.notebooks if spec.silver else []
+    rows = [(t, f"silver notebook `{nb.name}`") for nb in notebooks for t in nb.outputs]
+    selection = _gold_selection(spec) if spec.gold else None
+    rows += [(m.table, f"dbt model `{m.name}`") for m in (selection.models if selection else ()) if m.table]
+    if not rows:
+        return []
+    names = ", ".join(o.name for o in spec.owners)
+    return [
+        "",
+        "## Tables this pipeline owns",
+        "",
+        f"Only `{spec.id}` ({names}) writes these tables; other pipelines read them.",
+        "",
+        "| table | produced by |",
+        "|---|---|",
+        *(f"| `{table}` | {by} |" for table, by in rows),
+    ]
 
 
 def _schedule(spec: PipelineSpec) -> str:

@@ -8,7 +8,7 @@ zero tasks). The manifest is decoded once per process and manifest version (path
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -152,3 +152,24 @@ def _model(node: Any) -> GoldModel:
         table=node_table(node.name, node.config),
         depends_on=tuple(node.depends_on),
     )
+
+
+def rendered_models(tasks: Iterable[Any]) -> set[str]:
+    """Unique ids of the table-producing dbt nodes cosmos rendered as tasks (its ``dbt_node_config``)."""
+    out = set()
+    for task in tasks:
+        node = (getattr(task, "extra_context", None) or {}).get("dbt_node_config") or {}
+        if node.get("resource_type") in _TABLE_TYPES:
+            out.add(node["unique_id"])
+    return out
+
+
+def check_rendered(dag: Any, spec_file: str, selection: GoldSelection) -> None:
+    """Fail the build when the gold group's tasks differ from the selection (never an empty gold group)."""
+    rendered = rendered_models(dag.tasks)
+    wanted = {m.unique_id for m in selection.models}
+    if not rendered or rendered != wanted:
+        raise ValueError(
+            f"{spec_file}: cosmos rendered {sorted(rendered) or 'no dbt task'} for the gold selection, "
+            f"which resolves to {sorted(wanted) or 'no model'}; rebuild the manifest (`make manifest`) and validate"
+        )
