@@ -29,7 +29,7 @@ class GoldModel:
     name: str
     resource_type: str
     file: str  # the node's path in the dbt project, e.g. models/sales/daily_revenue.sql
-    table: str | None  # gold.<alias>; None for an ephemeral model
+    table: str | None  # gold.<alias>; None for an ephemeral model (cosmos renders no task for it)
     depends_on: tuple[str, ...]
 
 
@@ -93,7 +93,8 @@ def select_gold(project_dir: Path, select: Sequence[str], exclude: Sequence[str]
             if field_name == "select":
                 matches.append(matched)
     chosen = select_nodes(project_dir, nodes, usable["select"], usable["exclude"]) if usable["select"] else {}
-    models = tuple(sorted((_model(n) for n in chosen.values() if _type(n) in _TABLE_TYPES), key=lambda m: m.name))
+    built = (_model(n) for n in chosen.values() if _type(n) in _TABLE_TYPES)
+    models = tuple(sorted((m for m in built if m.table), key=lambda m: m.name))  # cosmos renders no ephemeral
     if not models and not any(p.field == "select" for p in problems):
         problems.append(
             SelectionProblem("select", -1, "the gold selection builds no dbt model (cosmos would render no task)")
