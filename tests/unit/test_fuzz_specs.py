@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
+from hostile_specs import HOSTILE, alias_bomb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from medallion.build.loader import load_dags
+from medallion.errors import SpecError
+from medallion.spec.load import SpecLoader
 from medallion.spec.project import load_project
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,5 +102,43 @@ def test_loader_never_raises_and_keeps_good_dags(text: str) -> None:
         good = {"sales_orders", "marketing_customer_segments"}
         assert good <= set(dags)
         assert set(dags) - good in ({"sales_fuzzed"}, {"invalid__sales_fuzzed"})
+    finally:
+        shutil.rmtree(root.parent, ignore_errors=True)
+
+
+@st.composite
+def hostile(draw: st.DrawFn) -> str:
+    """Alias bombs of any shape, deep nesting, and known hostile texts spliced into a (mangled) good spec."""
+    kind = draw(st.sampled_from(["bomb", "deep", "spliced"]))
+    if kind == "bomb":
+        return alias_bomb(levels=draw(st.integers(2, 40)), width=draw(st.integers(2, 12)))
+    if kind == "deep":
+        opener, closer = draw(st.sampled_from([("[", "]"), ("{a: ", "}"), ("[{b: ", "}]")]))
+        depth = draw(st.integers(20, 20_000))
+        return "description: x\nbronze: " + opener * depth + "1" + closer * draw(st.integers(0, depth)) + "\n"
+    lines = draw(mangled()).splitlines(keepends=True)
+    text, _ = draw(st.sampled_from(sorted(HOSTILE.values())))
+    at = draw(st.integers(0, len(lines)))
+    return "".join(lines[:at]) + text + "".join(lines[at:])
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(hostile())
+def test_hostile_specs_are_refused_quickly_and_cost_only_themselves(text: str) -> None:
+    root = project_with(text)
+    try:
+        fuzzed = (root / "sales/fuzzed.yaml").resolve()
+        started = time.perf_counter()
+        try:
+            SpecLoader(root).load(fuzzed)
+        except SpecError as exc:
+            problems = exc.problems
+        else:
+            problems = []
+        assert time.perf_counter() - started < 2.0
+        for problem in problems:
+            assert problem.line >= 1 and problem.column >= 1 and problem.message
+        project = load_project(root, connections=None)
+        assert (root / "sales/orders.yaml").resolve() in project.valid
     finally:
         shutil.rmtree(root.parent, ignore_errors=True)

@@ -56,6 +56,36 @@ def test_airflow_dagbag_has_zero_import_errors(configs: Path, monkeypatch: pytes
     assert {"sales_orders", "sales_returns", "invalid__sales_broken", "invalid__sales_garbage"} <= set(bag.dag_ids)
 
 
+def test_hostile_specs_cost_only_themselves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An alias bomb and a 20 MB spec beside 200 good specs: the real DagBag over dags/ imports every good
+    DAG and one placeholder per bad file, well inside Airflow's default dagbag_import_timeout (30 s)."""
+    import shutil
+    import time
+
+    from airflow.dag_processing.dagbag import DagBag
+    from hostile_specs import alias_bomb, good_spec, write_large_spec
+
+    root = tmp_path / "dag_configs"
+    shutil.copytree(ROOT / "dag_configs", root)
+    (root / "load").mkdir()
+    for i in range(200):
+        (root / f"load/p{i:03d}.yaml").write_text(good_spec(i))
+    (root / "load/lol.yaml").write_text(alias_bomb())
+    write_large_spec(root / "load/huge.yaml", megabytes=20)
+    monkeypatch.setenv("MEDALLION_CONFIG_DIR", str(root))
+    started = time.perf_counter()
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    elapsed = time.perf_counter() - started
+    assert bag.import_errors == {}
+    good = {f"load_p{i:03d}" for i in range(200)} | {"sales_orders", "marketing_customer_segments"}
+    assert set(bag.dag_ids) == good | {"invalid__load_lol", "invalid__load_huge"}
+    assert "aliases expand this document" in bag.dags["invalid__load_lol"].doc_md
+    huge = bag.dags["invalid__load_huge"].doc_md
+    assert "a spec may be at most 1.0 MB" in huge and len(huge) < 5_000  # not a 20 MB doc_md
+    print(f"DagBag of 202 DAGs and 2 hostile specs: {elapsed:.1f} s")
+    assert elapsed < 15, f"{elapsed:.1f} s: too close to the 30 s import timeout"
+
+
 def test_duplicate_ids_keep_the_first_and_flag_the_second(configs: Path) -> None:
     text = (configs / "sales/orders.yaml").read_text()
     (configs / "sales/zz_copy.yaml").write_text("id: sales_orders\n" + text)

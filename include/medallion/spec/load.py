@@ -17,8 +17,18 @@ from typing import Any, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from medallion.errors import Problem, SpecError
+from medallion.spec.limits import Deadline, LimitExceeded, SpecLimits, read_bytes
 from medallion.spec.models import PipelineSpec
-from medallion.spec.yaml_source import PathKey, Position, SourceDoc, YamlProblem, deepest_position, load_yaml
+from medallion.spec.yaml_source import (
+    PathKey,
+    Position,
+    SourceDoc,
+    YamlProblem,
+    deepest_position,
+    dotted,
+    limit_problem,
+    load_yaml,
+)
 
 DEFAULTS_FILE = "defaults.yaml"
 OPTIONAL_SECTIONS = ("bronze", "silver", "gold")
@@ -113,22 +123,26 @@ def _merge(layers: Sequence[tuple[str, SourceDoc]]) -> MergedDoc:
 class SpecLoader:
     """Loads specs under one config root; defaults files are read once per content."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, limits: SpecLimits | None = None):
         self.root = root.resolve()
+        self.limits = limits or SpecLimits.from_env()
         self._defaults: dict[Path, tuple[bytes, SourceDoc | None]] = {}
         self._cache: dict[str, tuple[PipelineSpec, MergedDoc]] = {}
 
-    def _defaults_doc(self, path: Path, problems: list[Problem]) -> SourceDoc | None:
+    def _defaults_doc(self, path: Path, problems: list[Problem], deadline: Deadline | None = None) -> SourceDoc | None:
         try:
-            raw = path.read_bytes()
+            raw = read_bytes(path, self.limits)
         except FileNotFoundError:
+            return None
+        except LimitExceeded as exc:
+            problems.append(limit_problem(str(path), exc))
             return None
         cached = self._defaults.get(path)
         if cached and cached[0] == raw:
             doc = cached[1]
         else:
             try:
-                doc = load_yaml(path, raw.decode("utf-8", errors="replace"))
+                doc = load_yaml(path, raw.decode("utf-8", errors="replace"), limits=self.limits, deadline=deadline)
             except YamlProblem as exc:
                 problems.append(exc.problem)
                 return None
@@ -138,12 +152,14 @@ class SpecLoader:
             return None
         return doc
 
-    def merged(self, path: Path, text: str | None = None) -> tuple[MergedDoc | None, list[Problem]]:
+    def merged(
+        self, path: Path, text: str | None = None, deadline: Deadline | None = None
+    ) -> tuple[MergedDoc | None, list[Problem]]:
         """Merge org → domain → pipeline documents, with derived ``id`` and ``domain``."""
         path = path.resolve()
         problems: list[Problem] = []
         try:
-            doc = load_yaml(path, text)
+            doc = load_yaml(path, text, limits=self.limits, deadline=deadline)
         except YamlProblem as exc:
             return None, [exc.problem]
         if doc.data is None:
@@ -155,11 +171,11 @@ class SpecLoader:
         rel = path.relative_to(self.root) if path.is_relative_to(self.root) else Path(path.name)
         domain_dir = rel.parts[0] if len(rel.parts) > 1 else None
         layers: list[tuple[str, SourceDoc]] = []
-        org = self._defaults_doc(self.root / DEFAULTS_FILE, problems)
+        org = self._defaults_doc(self.root / DEFAULTS_FILE, problems, deadline)
         if org is not None and org.data:
             layers.append(("org defaults", org))
         if domain_dir:
-            dom = self._defaults_doc(self.root / domain_dir / DEFAULTS_FILE, problems)
+            dom = self._defaults_doc(self.root / domain_dir / DEFAULTS_FILE, problems, deadline)
             if dom is not None and dom.data:
                 layers.append(("domain defaults", dom))
         derived: dict[str, Any] = {}
@@ -189,25 +205,37 @@ class SpecLoader:
         return self.load_with_doc(path)[0]
 
     def load_with_doc(self, path: Path) -> tuple[PipelineSpec, MergedDoc]:
-        """The spec and its merged document (positions for later checks); cached by content."""
+        """The spec and its merged document (positions for later checks); cached by content.
+
+        Within the loader's limits (size, aliases, depth, time budget): a spec over one is a
+        ``SpecError`` like any other, so it becomes a placeholder DAG and costs no other spec.
+        """
         from medallion.spec.checks import find_secrets
 
         path = path.resolve()
-        raw = path.read_bytes() if path.is_file() else b""
-        key = hashlib.sha256(str(path).encode() + b"\0" + raw + self._defaults_fingerprint(path)).hexdigest()
-        if key in self._cache:
-            return self._cache[key]
-        merged, problems = self.merged(path, raw.decode("utf-8", errors="replace") if raw else None)
-        if merged is not None:
-            problems.extend(find_secrets(merged, str(path)))
-            try:
-                spec = PipelineSpec.model_validate(merged.data)
-            except ValidationError as exc:
-                problems.extend(problems_from_validation(exc, merged, str(path)))
-            else:
-                if not problems:
-                    self._cache[key] = (spec, merged)
-                    return spec, merged
+        deadline = Deadline(self.limits.seconds)
+        problems: list[Problem] = []
+        try:
+            raw = read_bytes(path, self.limits) if path.is_file() else b""
+            key = hashlib.sha256(str(path).encode() + b"\0" + raw + self._defaults_fingerprint(path)).hexdigest()
+            if key in self._cache:
+                return self._cache[key]
+            merged, problems = self.merged(path, raw.decode("utf-8", errors="replace") if raw else None, deadline)
+            if merged is not None:
+                deadline.check("merging the defaults")
+                problems.extend(find_secrets(merged, str(path)))
+                deadline.check("looking for secrets")
+                try:
+                    spec = PipelineSpec.model_validate(merged.data)
+                except ValidationError as exc:
+                    problems.extend(problems_from_validation(exc, merged, str(path)))
+                else:
+                    deadline.check("validating")
+                    if not problems:
+                        self._cache[key] = (spec, merged)
+                        return spec, merged
+        except LimitExceeded as exc:
+            problems.append(limit_problem(str(path), exc))
         raise SpecError(sorted(problems, key=lambda p: (p.file != str(path), p.file, p.line, p.column)))
 
     def _defaults_fingerprint(self, path: Path) -> bytes:
@@ -216,9 +244,11 @@ class SpecLoader:
         candidates = [self.root / DEFAULTS_FILE] + ([self.root / rel[0] / DEFAULTS_FILE] if len(rel) > 1 else [])
         for c in candidates:
             try:
-                parts.append(c.read_bytes())
+                parts.append(read_bytes(c, self.limits))
             except FileNotFoundError:
                 parts.append(b"-")
+            except LimitExceeded:
+                parts.append(b"too large")
         return b"\0".join(parts)
 
 
@@ -273,13 +303,6 @@ def _data_path(loc: Iterable[Any], data: Any) -> PathKey:
         else:
             node = None
     return tuple(path)
-
-
-def dotted(path: PathKey) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
 
 
 def _explain(err: dict[str, Any], path: PathKey, doc: MergedDoc) -> tuple[str, str]:

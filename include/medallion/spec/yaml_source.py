@@ -16,8 +16,17 @@ from typing import Any
 import yaml
 
 from medallion.errors import Problem
+from medallion.spec.limits import Deadline, LimitExceeded, SpecLimits, check_size, read_bytes, scan
 
 PathKey = tuple[str | int, ...]
+
+
+def dotted(path: PathKey) -> str:
+    """``bronze.sources[0].name`` for ``("bronze", "sources", 0, "name")``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
 
 
 @dataclass(frozen=True)
@@ -145,14 +154,24 @@ class _DocProblem(Exception):
         self.node, self.message, self.hint = node, message, hint
 
 
-def load_yaml(path: Path | str, text: str | None = None) -> SourceDoc:
-    """Parse one YAML file; raise a ``Problem``-carrying ``YamlProblem`` for anything unreadable."""
+def load_yaml(
+    path: Path | str, text: str | None = None, *, limits: SpecLimits | None = None, deadline: Deadline | None = None
+) -> SourceDoc:
+    """Parse one YAML file; raise a ``Problem``-carrying ``YamlProblem`` for anything unreadable.
+
+    The size, alias, value and depth ``limits`` are checked on the parser's events before the
+    document is composed, so a hostile file costs a scan of its text, nothing more.
+    """
     file = str(path)
+    limits = limits or SpecLimits.from_env()
     try:
         if text is None:
-            with open(path, encoding="utf-8") as stream:
-                text = stream.read()
+            text = read_bytes(path, limits).decode("utf-8")
+        check_size(text, limits)
+        scan(yaml.parse(text, Loader=_BASE), limits, deadline)
         data = yaml.load(text, Loader=_StrictSafeLoader)
+    except LimitExceeded as exc:
+        raise YamlProblem(limit_problem(file, exc)) from None
     except _DocProblem as exc:
         mark = exc.node.start_mark
         raise YamlProblem(Problem(file, mark.line + 1, mark.column + 1, "", exc.message, exc.hint)) from None
@@ -175,6 +194,14 @@ def load_yaml(path: Path | str, text: str | None = None) -> SourceDoc:
         return SourceDoc(file, None)
     source = text
     return SourceDoc(file, data, LazyPositions(lambda: _positions_of(source, file)))
+
+
+def limit_problem(file: str, exc: LimitExceeded) -> Problem:
+    """A crossed limit as a positioned problem."""
+    field = dotted(exc.path)
+    if len(field) > 60:  # e.g. 32 levels of a[0][0]…: the line says where, the field says roughly what
+        field = f"{field[:30]}…{field[-20:]}"
+    return Problem(file, exc.line, exc.column, field, exc.message, exc.hint)
 
 
 def _yaml_hint(message: str) -> str:
