@@ -103,7 +103,7 @@ def connect(
     if str(database) != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
         release_dbt_duckdb()
-    con = duckdb.connect(str(database), read_only=read_only, config=offline_config())
+    con = _connect_waiting(str(database), read_only)
     if s3 is not None:
         con.execute("LOAD httpfs")
         con.execute(s3.secret_sql())
@@ -111,3 +111,42 @@ def connect(
         for schema in LAYER_SCHEMAS:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     return con
+
+
+#: How long a local writer waits for the lakehouse file held by another process before failing.
+LOCK_WAIT_SECONDS = 600.0
+
+
+def _connect_waiting(database: str, read_only: bool, wait: float | None = None) -> duckdb.DuckDBPyConnection:
+    """``duckdb.connect``, waiting while another process holds the file's single-writer lock.
+
+    Every local lakehouse writer (tasks, the emulator's notebooks, dbt-duckdb with its own retries)
+    goes through here, so two runs that reach the file together queue instead of failing.
+    """
+    import logging
+    import time
+
+    deadline = time.monotonic() + (LOCK_WAIT_SECONDS if wait is None else wait)
+    delay, warned = 0.2, False
+    while True:
+        try:
+            return duckdb.connect(database, read_only=read_only, config=offline_config())
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() + delay > deadline:
+                if "lock" in str(exc).lower():
+                    raise duckdb.IOException(
+                        f"{exc}\nThe lakehouse {database} stayed locked by another writer for "
+                        f"{LOCK_WAIT_SECONDS if wait is None else wait:.0f} s; a local run holds it (stop it, or "
+                        "let it finish), then retry."
+                    ) from exc
+                raise
+            if not warned:
+                logging.getLogger(__name__).warning(
+                    "lakehouse %s is locked by another writer (%s); waiting up to %.0f s",
+                    database,
+                    str(exc).splitlines()[0][:200],
+                    deadline - time.monotonic(),
+                )
+                warned = True
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)

@@ -45,3 +45,17 @@ QUARANTINE_SCHEMA = "quarantine"
 def quarantine_table(spec: PipelineSpec, table: str) -> str:
     """Where the silver gate sets aside rows that broke a ``quarantine: true`` rule."""
     return f"{QUARANTINE_SCHEMA}.{spec.id}__{table.split('.', 1)[1]}"
+
+
+def gold_staging_schema(spec: PipelineSpec, ds_nodash: str) -> str:
+    """The schema where one run's dbt models are built, tested and gated before the gold publish.
+
+    One schema per pipeline and logical date: two runs of a pipeline never build into each other's
+    tables, and a rejected run's tables stay there, under a name that says which run, for inspection.
+    ``ds_nodash`` may be Airflow's ``{{ ds_nodash }}`` template.
+    """
+    return f"{STAGING_SCHEMA}_{spec.id}_{ds_nodash}"
+
+
+OPS_SCHEMA = "ops"
+PUBLISHED_VERSIONS = f"{OPS_SCHEMA}.published_versions"

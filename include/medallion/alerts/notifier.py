@@ -120,6 +120,7 @@ def build_failure_alert(spec: PipelineSpec, context: Any) -> Alert:
         message = "; ".join(o.headline() for o in failed_nodes[:3]) + ("; …" if len(failed_nodes) > 3 else "")
     if not details:
         details = [truncate(line, 600) for line in message.splitlines() if line.strip()][:MAX_DETAIL_LINES]
+    details = details[: MAX_DETAIL_LINES - 2] + wap_details(spec, layer, context)
     task = context.get("task")
     max_tries = (getattr(task, "retries", 0) or 0) + 1
     hint = spec.alerts.hints.get(cls.name) if spec.alerts.hints else None
@@ -363,3 +364,34 @@ class PipelineFailureNotifier(BaseNotifier):
 
 def notify_gate_warning(spec: PipelineSpec, context: Any, report: dict[str, Any]) -> Delivery:
     return deliver(build_gate_warning_alert(spec, context, report), spec, state=lake_state(spec))
+
+def notify_publish_kept_back(
+    spec: PipelineSpec, context: Any, layer: str, summary: str, details: list[str]
+) -> Delivery:
+    """Warning: a snapshot run older than the published version kept its outputs in staging."""
+    alert = warning_alert(spec, context, "publish_kept_back", summary=summary, details=details, layer=layer)
+    return deliver(alert, spec, state=lake_state(spec))
+
+
+def wap_details(spec: PipelineSpec, layer: str | None, context: Any) -> list[str]:
+    """Failed silver/gold run: the last good version is still published (which run), and where the rejects are."""
+    from medallion import connections as conns
+    from medallion import wap
+
+    if layer not in ("silver", "gold"):
+        return []
+    try:
+        from airflow.sdk import BaseHook
+
+        from medallion.quality.publish import published_versions
+
+        tables = (
+            [t for nb in spec.silver.notebooks for t in nb.outputs]
+            if layer == "silver" and spec.silver
+            else wap.gold_tables(spec)
+        )
+        published = published_versions(BaseHook.get_connection(conns.LAKEHOUSE_SQL), tables)
+    except Exception:  # the alert goes out without the versions
+        log.warning("could not read the published versions for the alert", exc_info=True)
+        published = []
+    return wap.rejected_note(spec, layer, str(context.get("ds")), published)

@@ -63,7 +63,7 @@ def build_dag(spec: PipelineSpec, warnings: Sequence[Problem] = (), config_dir: 
         schedule=schedule_of(spec),
         start_date=dt.datetime.combine(spec.start_date, dt.time(), tzinfo=dt.UTC),
         catchup=spec.catchup,
-        max_active_runs=1,
+        max_active_runs=max_active_runs(spec),
         default_args=args,
         tags=dag_tags(spec),
         owner_links={o.name: f"mailto:{o.email}" for o in spec.owners[:1] if o.email},
@@ -85,13 +85,16 @@ def build_dag(spec: PipelineSpec, warnings: Sequence[Problem] = (), config_dir: 
 
             silver = build_silver_group(spec, pool=pool)
             build_silver_preflight(spec) >> silver  # notebook lint, in parallel with bronze
-            upstream = _chain(upstream, silver) >> _gate(spec, "silver", pool)
+            outputs = [t for nb in spec.silver.notebooks for t in nb.outputs]
+            upstream = _chain(upstream, silver) >> _gate(spec, "silver", pool, publishes=outputs)
         if spec.gold:
             from medallion.gold.dbt import build_gold_group, build_gold_preflight
+            from medallion.wap import gold_tables
 
             preflight = _chain(upstream, build_gold_preflight(spec, pool=pool))  # dbt unit tests
             gold = build_gold_group(spec, pool=pool)  # tasks inherit the DAG's default_args
-            _chain(preflight, gold) >> _gate(spec, "gold", pool)
+            # models build in the run's staging schema; the gate audits them there and publishes gold
+            _chain(preflight, gold) >> _gate(spec, "gold", pool, publishes=gold_tables(spec))
     return dag
 
 
@@ -135,17 +138,32 @@ def land_operator(spec: PipelineSpec, src: Any) -> Any:
     )
 
 
+def max_active_runs(spec: PipelineSpec) -> int:
+    """One run at a time, whatever the load semantics (README: Concurrent runs).
+
+    Snapshot: publishes must follow date order (the latest date wins). Incremental: merges converge
+    in any order, but silver staging is one table per pipeline, so two runs would audit each other's
+    notebook output. Backfills (Airflow 3 counts them apart) are told to use ``--max-active-runs 1``.
+    """
+    return 1
+
+
 def _params(spec: PipelineSpec) -> dict[str, Any]:
     """Run-time switches an operator can set when triggering from the UI."""
     from airflow.sdk import Param
 
+    params: dict[str, Any] = {}
     if spec.bronze and any(getattr(src, "incremental", None) for src in spec.bronze.sources):
-        return {
-            "reset_watermark": Param(
-                False, type="boolean", description="re-extract incremental sources from their initial watermark"
-            )
-        }
-    return {}
+        params["reset_watermark"] = Param(
+            False, type="boolean", description="re-extract incremental sources from their initial watermark"
+        )
+    if spec.load.semantics == "snapshot" and (spec.silver or spec.gold):
+        params["backfill"] = Param(
+            False,
+            type="boolean",
+            description="publish even if a newer logical date is published (a backfill rebuilding in date order)",
+        )
+    return params
 
 
 def _chain(upstream: Any, group: Any) -> Any:
@@ -154,12 +172,13 @@ def _chain(upstream: Any, group: Any) -> Any:
     return group
 
 
-def _gate(spec: PipelineSpec, layer: str, pool: str | None) -> QualityGateOperator:
+def _gate(spec: PipelineSpec, layer: str, pool: str | None, publishes: list[str] | None = None) -> QualityGateOperator:
     return QualityGateOperator(
         task_id=f"{layer}_gate",
         spec=spec,
         layer=layer,
         checks=layer_checks(spec, layer),
+        publishes=publishes,
         outlets=[layer_asset(spec.id, layer)],
         pool=pool or "default_pool",
         doc_md=f"Great Expectations gate for the {layer} layer; publishes the `{spec.id}.{layer}` asset.",

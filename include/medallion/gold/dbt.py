@@ -20,8 +20,20 @@ def manifest_path(project_dir: Path) -> Path:
     return project_dir / "target" / "manifest.json"
 
 
-def dbt_vars(spec: PipelineSpec) -> dict[str, str]:
-    return {"ds": "{{ ds }}", "pipeline": spec.id}
+def dbt_vars(spec: PipelineSpec) -> dict[str, Any]:
+    """Vars of every dbt command of the pipeline; the staging pair routes its models (write → audit → publish).
+
+    ``medallion_models`` (cosmos's selection) are built in the run's ``medallion_staging_schema``;
+    refs to any other model resolve to published gold (``macros/generate_schema_name.sql``).
+    """
+    from medallion import layout, wap
+
+    return {
+        "ds": "{{ ds }}",
+        "pipeline": spec.id,
+        "medallion_staging_schema": layout.gold_staging_schema(spec, "{{ ds_nodash }}"),
+        "medallion_models": [m.name for m in wap.gold_models(spec)],
+    }
 
 
 def profile_config() -> Any:

@@ -13,6 +13,9 @@ from cosmos.profiles.base import BaseProfileMapping
 
 from medallion import paths
 
+#: dbt-duckdb connect attempts on a locked lakehouse file (it sleeps 2**attempt s between them).
+LOCK_CONNECT_ATTEMPTS = 9
+
 
 class LakehouseProfileMapping(BaseProfileMapping):
     airflow_connection_type = "duckdb"
@@ -48,6 +51,8 @@ class LakehouseProfileMapping(BaseProfileMapping):
                 "schema": self.schema,
                 "threads": 1,
                 "config_options": offline_config(),
+                # one writer per DuckDB file: wait for another local writer (up to ~8 minutes) instead of failing
+                "retries": {"connect_attempts": LOCK_CONNECT_ATTEMPTS},
                 **self.profile_args,
             }
         raise ValueError(

@@ -38,9 +38,19 @@ class QualityGateOperator(RetryByClass, BaseOperator):
     ui_color = "#9fd3c7"
     operator_extra_links = (QualityReportLink(),)
 
-    def __init__(self, *, spec: PipelineSpec, layer: str, checks: list[TableCheck], **kwargs: Any):
+    def __init__(
+        self,
+        *,
+        spec: PipelineSpec,
+        layer: str,
+        checks: list[TableCheck],
+        publishes: list[str] | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(**kwargs)
         self.spec, self.layer, self.checks = spec, layer, checks
+        # silver/gold: the tables this gate audits in staging and publishes when it passes
+        self.publishes = list(publishes or [])
 
     @property
     def failure_layer(self) -> str:  # type: ignore[override]
@@ -90,7 +100,7 @@ class QualityGateOperator(RetryByClass, BaseOperator):
         context["ti"].xcom_push(key=REPORT_URL_KEY, value=report["report_url"])
         self._log_summary(report)
         self._decide(context, report)
-        report["published"] = self._publish_layer(BaseHook, keep)
+        report["published"] = self._publish_layer(BaseHook, keep, context)
         return report
 
     def _runtime_check(self, declared: TableCheck, context: Any, s3: Any) -> TableCheck:
@@ -139,24 +149,48 @@ class QualityGateOperator(RetryByClass, BaseOperator):
         )
         return plan.keep, result
 
-    def _publish_layer(self, base_hook: Any, keep: dict[str, str]) -> list[str]:
-        """Silver: swap the audited staging tables into place (only reached when the gate passed)."""
-        from medallion import layout
+    def _publish_layer(self, base_hook: Any, keep: dict[str, str], context: Any) -> list[str]:
+        """Silver/gold: swap the audited staging relations into place (only reached when the gate passed).
+
+        Snapshot semantics: when a newer logical date is already published (and this is no backfill),
+        nothing is published; a warning alert names the published version and where this run's data is.
+        """
+        from medallion import layout, wap
         from medallion.quality.publish import publish
 
-        if self.layer != "silver" or self.spec.silver is None:
+        if not self.publishes:
             return []
-        tables = [t for nb in self.spec.silver.notebooks for t in nb.outputs]
-        pairs = [(layout.staging_table(self.spec, t), t) for t in tables]
+        ds_nodash = str(context["ds"]).replace("-", "")
+        pubs = wap.publications(self.spec, self.layer, self.publishes, ds_nodash, keep)
+        stamp = wap.run_stamp(self.spec, context)
+        drop = layout.gold_staging_schema(self.spec, ds_nodash) if self.layer == "gold" else None
         with step_errors(
             "publish",
-            ", ".join(tables),
+            ", ".join(self.publishes),
             "the data passed its gate but could not be published; the task retries",
             kind="gate_infra",
         ):
-            publish(base_hook.get_connection(connections.LAKEHOUSE_SQL), pairs, keep)
-        self.log.info("published %s", ", ".join(f"{s} → {t}" for s, t in pairs))
-        return tables
+            result = publish(
+                base_hook.get_connection(connections.LAKEHOUSE_SQL),
+                pubs,
+                stamp=stamp,
+                backfill=wap.is_backfill(context),
+                drop_schema=drop,
+            )
+        if result.skipped:
+            from medallion.alerts.notifier import notify_publish_kept_back
+
+            summary, details = wap.kept_back_summary(self.layer, stamp, result.kept_newer, [p.staging for p in pubs])
+            self.log.warning("%s\n  %s", summary, "\n  ".join(details))
+            notify_publish_kept_back(self.spec, context, self.layer, summary, details)
+            return []
+        self.log.info(
+            "published %s (logical date %s, run %s)",
+            ", ".join(f"{p.staging} → {p.public}" for p in pubs),
+            stamp.logical_date,
+            stamp.run_id,
+        )
+        return result.published
 
     def _target_and_query(self, check: TableCheck, ds: str, s3: Any, base_hook: Any) -> tuple[Any, str]:
         from medallion import layout
@@ -178,9 +212,14 @@ class QualityGateOperator(RetryByClass, BaseOperator):
             files = ", ".join("'" + f.replace("'", "''") + "'" for f in manifest["files"])
             s3_settings = S3Settings.from_connection(base_hook.get_connection(connections.LAKE_S3))
             return duckdb_target(":memory:", s3_settings), f"SELECT * FROM read_parquet([{files}])"
+        from medallion import wap
+
         target = lakehouse_target(base_hook.get_connection(connections.LAKEHOUSE_SQL))
-        table = layout.staging_table(self.spec, check.table) if self.layer == "silver" else check.table
+        # audit what this run staged; a gold table of another pipeline is read where it is published
+        staged = self.layer == "silver" or check.table in self.publishes
+        table = wap.staged_relation(self.spec, self.layer, check.table, ds.replace("-", "")) if staged else check.table
         return target, f"SELECT * FROM {table}"
+
 
     def _history(self, s3: Any, ds: str, table: str) -> list[int]:
         """Row counts of ``table`` in this layer's reports of earlier dates, oldest first."""

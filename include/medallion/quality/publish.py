@@ -1,34 +1,231 @@
-"""Publish audited tables: replace each public table with its staging table in one step.
+"""Publish audited tables: the one step of write → audit → publish that readers can see.
 
-Write → audit → publish: notebooks write ``staging.<pipeline>__<table>``; only after the gate
-passes does ``silver.<table>`` change, so readers never see data that failed its gate, and a
-failed run leaves the last good version in place.
+Notebooks write ``staging.<pipeline>__<table>`` and dbt builds the run's models in
+``staging_<pipeline>_<yyyymmdd>``; only after the layer's gate passes does this module make the
+new versions visible in ``silver.*`` / ``gold.*``, so readers never see data that failed its gate
+and a failed run leaves the last good version in place. Silver and gold publish through the same
+functions.
+
+Each published version is recorded in ``ops.published_versions`` (table, pipeline, logical date,
+run, time, staging relation, load semantics). In ``snapshot`` mode a run older than the published
+version does not overwrite it unless it is a declared backfill: ``publish`` returns the newer
+versions it kept instead, and the caller warns.
+
+Engines:
+- DuckDB (local): the check, every table, the version rows and the staging clean-up in ONE
+  transaction: readers see all tables of a layer change together or none.
+- Databricks SQL warehouse: the statements of :func:`publish_statements` in order. Each statement
+  is atomic on Delta, the sequence is not: between two tables of one publish a reader can see the
+  first table new and the second still old (for seconds). Versions are recorded after the tables,
+  so a retry after a partial publish repeats it whole.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from medallion import paths
+from medallion import layout, paths
+
+SNAPSHOT, INCREMENTAL = "snapshot", "incremental"
 
 
-def publish_statements(pairs: list[tuple[str, str]], keep: Mapping[str, str] | None = None) -> list[str]:
-    """``CREATE OR REPLACE TABLE public AS SELECT * FROM staging [WHERE kept]`` (DuckDB and Databricks SQL).
+@dataclass(frozen=True)
+class Publication:
+    """One staging relation → one public table; ``keep`` filters rows (quarantine), ``merge`` is
+    ``(key columns, version column)`` for incremental load semantics (else the table is replaced)."""
 
-    ``keep`` maps a public table to the predicate of its rows that were not quarantined.
+    staging: str
+    public: str
+    keep: str | None = None
+    merge: tuple[tuple[str, ...], str] | None = None
+
+
+@dataclass(frozen=True)
+class RunStamp:
+    """Which run a published version came from (recorded in the lake)."""
+
+    pipeline: str
+    logical_date: str  # YYYY-MM-DD
+    run_id: str
+    semantics: str = SNAPSHOT
+
+
+@dataclass(frozen=True)
+class PublishedVersion:
+    table: str
+    logical_date: str
+    run_id: str
+    pipeline: str
+    published_at: str
+
+    def describe(self) -> str:
+        return f"{self.table} = logical date {self.logical_date}, run {self.run_id} ({self.pipeline})"
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """What ``publish`` did: tables published, or the newer versions that made it keep them back."""
+
+    published: list[str]
+    kept_newer: list[PublishedVersion]
+
+    @property
+    def skipped(self) -> bool:
+        return bool(self.kept_newer)
+
+
+VERSIONS_DDL = (
+    f"CREATE SCHEMA IF NOT EXISTS {layout.OPS_SCHEMA}",
+    f"CREATE TABLE IF NOT EXISTS {layout.PUBLISHED_VERSIONS} (table_name STRING, pipeline STRING, "
+    "logical_date DATE, run_id STRING, published_at TIMESTAMP, staging STRING, semantics STRING)",
+)
+
+
+def _literal(value: str, dialect: str) -> str:
+    from medallion.quality.quarantine import literal
+
+    return literal(value, dialect)
+
+
+def table_statements(pub: Publication, dialect: str) -> list[str]:
+    """The statements that make one staging relation the public table's new version.
+
+    Replace: DuckDB ``CREATE OR REPLACE TABLE … AS SELECT`` (one copy; DuckDB cannot move a table
+    between schemas); Databricks ``DEEP CLONE`` (one copy of the Delta files, no re-encoding), or
+    ``AS SELECT … WHERE`` when quarantined rows are left out. Merge (incremental): create the table
+    empty if it is new, then ``MERGE`` by key where the staged version is newer, so any date order
+    converges to the newest version of each key.
     """
-    keep = keep or {}
+    source = f"(SELECT * FROM {pub.staging} WHERE {pub.keep})" if pub.keep else pub.staging
+    if pub.merge is None:
+        if dialect == "databricks" and not pub.keep:
+            return [f"CREATE OR REPLACE TABLE {pub.public} DEEP CLONE {pub.staging}"]
+        return [
+            f"CREATE OR REPLACE TABLE {pub.public} AS SELECT * FROM {pub.staging}"
+            + (f" WHERE {pub.keep}" if pub.keep else "")
+        ]
+    keys, version = pub.merge
+    on = " AND ".join(f"t.{k} = s.{k}" for k in keys)
     return [
-        f"CREATE OR REPLACE TABLE {public} AS SELECT * FROM {staging}"
-        + (f" WHERE {keep[public]}" if public in keep else "")
-        for staging, public in pairs
+        f"CREATE TABLE IF NOT EXISTS {pub.public} AS SELECT * FROM {pub.staging} WHERE 1 = 0",
+        f"MERGE INTO {pub.public} AS t USING {source} AS s ON {on} "
+        f"WHEN MATCHED AND s.{version} > t.{version} THEN UPDATE SET * "
+        "WHEN NOT MATCHED THEN INSERT *",
     ]
 
 
-def publish(conn: Any, pairs: list[tuple[str, str]], keep: Mapping[str, str] | None = None) -> None:
-    """Run the swap on the ``lakehouse`` connection: a DuckDB transaction or a Databricks warehouse."""
-    run_statements(conn, publish_statements(pairs, keep))
+def publish_statements(
+    pubs: Sequence[Publication], dialect: str, stamp: RunStamp | None = None, drop_schema: str | None = None
+) -> list[str]:
+    """Every statement of one publish, in order: tables, then version rows, then staging clean-up."""
+    out = [sql for pub in pubs for sql in table_statements(pub, dialect)]
+    if stamp is not None and pubs:
+        lit = lambda v: _literal(v, dialect)  # noqa: E731
+        rows = ", ".join(
+            f"({lit(p.public)}, {lit(stamp.pipeline)}, DATE {lit(stamp.logical_date)}, {lit(stamp.run_id)}, "
+            f"current_timestamp, {lit(p.staging)}, {lit(stamp.semantics)})"
+            for p in pubs
+        )
+        out += [*VERSIONS_DDL, f"INSERT INTO {layout.PUBLISHED_VERSIONS} VALUES {rows}"]
+    if drop_schema:
+        out.append(f"DROP SCHEMA IF EXISTS {drop_schema} CASCADE")
+    return out
+
+
+def versions_query(tables: Sequence[str], dialect: str) -> str:
+    """The current published version of each table (latest row per table)."""
+    names = ", ".join(_literal(t, dialect) for t in tables)
+    return (
+        "SELECT table_name, CAST(logical_date AS STRING), run_id, pipeline, CAST(published_at AS STRING) "
+        f"FROM {layout.PUBLISHED_VERSIONS} WHERE table_name IN ({names}) "
+        "QUALIFY row_number() OVER (PARTITION BY table_name ORDER BY published_at DESC) = 1"
+    )
+
+
+def newer_versions(current: list[PublishedVersion], stamp: RunStamp, backfill: bool) -> list[PublishedVersion]:
+    """Snapshot rule: a published version of a later logical date wins over this run (not a backfill)."""
+    if stamp.semantics != SNAPSHOT or backfill:
+        return []
+    return [v for v in current if v.logical_date > stamp.logical_date]
+
+
+def publish(
+    conn: Any,
+    pubs: Sequence[Publication] | list[tuple[str, str]],
+    keep: Mapping[str, str] | None = None,
+    *,
+    stamp: RunStamp | None = None,
+    backfill: bool = False,
+    drop_schema: str | None = None,
+) -> PublishResult:
+    """Publish on the ``lakehouse`` connection (DuckDB: one transaction; Databricks: in order).
+
+    ``pubs`` may be plain ``(staging, public)`` pairs with ``keep`` mapping a public table to the
+    predicate of its rows that were not quarantined.
+    """
+    keep = keep or {}
+    items = [p if isinstance(p, Publication) else Publication(p[0], p[1], keep.get(p[1])) for p in pubs]
+    if not items:
+        return PublishResult([], [])
+    tables = [p.public for p in items]
+    if conn.conn_type == "duckdb":
+        return _publish_duckdb(conn, items, stamp, backfill, drop_schema)
+    if conn.conn_type == "databricks":
+        statements = publish_statements(items, "databricks", stamp, drop_schema)
+        if stamp is not None:
+            run_statements(conn, list(VERSIONS_DDL))
+            kept = newer_versions(_versions(query_all(conn, versions_query(tables, "databricks"))), stamp, backfill)
+            if kept:
+                return PublishResult([], kept)
+        run_statements(conn, statements)
+        return PublishResult(tables, [])
+    raise ValueError(f"cannot write to a {conn.conn_type!r} lakehouse connection (duckdb or databricks)")
+
+
+def _publish_duckdb(
+    conn: Any, items: list[Publication], stamp: RunStamp | None, backfill: bool, drop_schema: str | None
+) -> PublishResult:
+    from medallion import duck
+
+    tables = [p.public for p in items]
+    con = duck.connect(paths.resolve(conn.host))
+    try:
+        for sql in VERSIONS_DDL:
+            con.execute(sql)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if stamp is not None:
+                current = _versions(con.execute(versions_query(tables, "duckdb")).fetchall())
+                kept = newer_versions(current, stamp, backfill)
+                if kept:
+                    con.execute("ROLLBACK")
+                    return PublishResult([], kept)
+            for sql in publish_statements(items, "duckdb", stamp, drop_schema):
+                con.execute(sql)
+            con.execute("COMMIT")  # all tables of the layer change together
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    finally:
+        con.close()
+    return PublishResult(tables, [])
+
+
+def _versions(rows: Sequence[Sequence[Any]]) -> list[PublishedVersion]:
+    return [PublishedVersion(str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4])) for r in rows]
+
+
+def published_versions(conn: Any, tables: Sequence[str]) -> list[PublishedVersion]:
+    """The version each table is published at now (tables never published are left out)."""
+    if not tables:
+        return []
+    dialect = "databricks" if conn.conn_type == "databricks" else "duckdb"
+    try:
+        return _versions(query_all(conn, versions_query(tables, dialect)))
+    except Exception:  # no version recorded yet (table missing): nothing to show
+        return []
 
 
 def run_statements(conn: Any, statements: list[str]) -> None:
@@ -62,17 +259,25 @@ def run_statements(conn: Any, statements: list[str]) -> None:
 
 def query_one(conn: Any, sql: str) -> tuple[Any, ...]:
     """The single row of an aggregate query on the lakehouse connection."""
+    rows = query_all(conn, sql)
+    return tuple(rows[0]) if rows else ()
+
+
+def query_all(conn: Any, sql: str) -> list[tuple[Any, ...]]:
+    """Every row of a query on the lakehouse connection."""
     if conn.conn_type == "duckdb":
         from medallion import duck
 
         con = duck.connect(paths.resolve(conn.host), read_only=False)
         try:
-            return tuple(con.execute(sql).fetchone() or ())
+            return [tuple(r) for r in con.execute(sql).fetchall()]
         finally:
             con.close()
     if conn.conn_type == "databricks":
-        from airflow.providers.common.sql.hooks.handlers import fetch_one_handler
+        from airflow.providers.common.sql.hooks.handlers import fetch_all_handler
         from airflow.providers.databricks.hooks.databricks_sql import DatabricksSqlHook
 
-        return tuple(DatabricksSqlHook(databricks_conn_id=conn.conn_id).run(sql, handler=fetch_one_handler) or ())
+        rows = DatabricksSqlHook(databricks_conn_id=conn.conn_id).run(sql, handler=fetch_all_handler) or []
+        return [tuple(r) for r in rows]
     raise ValueError(f"cannot query a {conn.conn_type!r} lakehouse connection (duckdb or databricks)")
+

@@ -454,6 +454,35 @@ class Contract(StrictModel):
 AssetRef = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.(bronze|silver|gold)$")]
 
 
+class MergeRule(StrictModel):
+    """Incremental publish of one table: the newest version of each key wins, in any date order."""
+
+    table: Annotated[str, Field(pattern=r"^(silver|gold)\.[a-z][a-z0-9_]*$")]
+    key: Annotated[list[Identifier], Field(min_length=1)]
+    version: Identifier = Field(description="column that orders the versions of a key, e.g. updated_at")
+
+
+class Load(StrictModel):
+    """How a run's audited outputs replace the published tables (README: Load semantics)."""
+
+    semantics: Literal["snapshot", "incremental"] = Field(
+        "snapshot",
+        description="snapshot: each run rebuilds whole tables and the latest logical date wins (an older run "
+        "does not publish unless triggered with the backfill param); incremental: tables in `merge` are merged "
+        "by key and version column, so any date order converges (the others are replaced)",
+    )
+    merge: list[MergeRule] = []
+
+    @model_validator(mode="after")
+    def _merge_needs_incremental(self) -> Load:
+        if self.merge and self.semantics != "incremental":
+            raise ValueError("load.merge applies to semantics: incremental only")
+        tables = [m.table for m in self.merge]
+        if len(set(tables)) != len(tables):
+            raise ValueError(f"load.merge names a table twice: {sorted(t for t in set(tables) if tables.count(t) > 1)}")
+        return self
+
+
 class Lake(StrictModel):
     bucket: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
     prefix: str = ""
@@ -496,6 +525,7 @@ class PipelineSpec(StrictModel):
     alerts: AlertRouting = AlertRouting()
     lake: Lake
     defaults: TaskDefaults = TaskDefaults()
+    load: Load = Load()
     bronze: Bronze | None = None
     silver: Silver | None = None
     gold: Gold | None = None
@@ -515,6 +545,9 @@ class PipelineSpec(StrictModel):
                 raise ValueError(f"quality.silver table {check.table!r} is not a notebook output {sorted(outputs)}")
         if self.quality.gold and not self.gold:
             raise ValueError("quality.gold needs a gold section")
+        for rule in self.load.merge:
+            if rule.table.startswith("silver.") and rule.table not in outputs:
+                raise ValueError(f"load.merge table {rule.table!r} is not a notebook output {sorted(outputs)}")
         for layer in ("bronze", "gold"):
             for check in getattr(self.quality, layer):
                 if any(e.quarantine for e in check.expectations):

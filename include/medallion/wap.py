@@ -1,0 +1,107 @@
+"""Write → audit → publish by spec: what a layer's run stages, and what its gate publishes.
+
+Silver: notebooks write ``staging.<pipeline>__<table>``. Gold: dbt builds the pipeline's models in
+``staging_<pipeline>_<yyyymmdd>`` (``dbt_project/macros/generate_schema_name.sql``). The layer's
+gate audits those relations and, when it passes, publishes them through ``quality.publish`` (one
+function for both layers) with the run's provenance; a failure anywhere leaves ``silver.*`` /
+``gold.*`` as they were.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from medallion import layout, paths
+from medallion.spec.models import PipelineSpec
+
+
+def gold_models(spec: PipelineSpec) -> list[Any]:
+    """The table-producing dbt models the spec's selection renders (cosmos's own selector)."""
+    from medallion.gold.selection import select_gold
+
+    if spec.gold is None:
+        return []
+    return list(select_gold(paths.resolve(spec.gold.project_dir), spec.gold.select, spec.gold.exclude).models)
+
+
+def gold_tables(spec: PipelineSpec) -> list[str]:
+    """``gold.<alias>`` of every model the pipeline builds: the tables its gold gate publishes."""
+    return [m.table for m in gold_models(spec) if m.table]
+
+
+def staged_relation(spec: PipelineSpec, layer: str, table: str, ds_nodash: str) -> str:
+    """Where the run wrote ``table`` (a ``silver.x``/``gold.x`` name) before its gate."""
+    if layer == "silver":
+        return layout.staging_table(spec, table)
+    return f"{layout.gold_staging_schema(spec, ds_nodash)}.{table.split('.', 1)[1]}"
+
+
+def publications(
+    spec: PipelineSpec, layer: str, tables: list[str], ds_nodash: str, keep: dict[str, str] | None = None
+) -> list[Any]:
+    """One ``Publication`` per table: staged relation → public table, quarantine filter, merge rule."""
+    from medallion.quality.publish import Publication
+
+    keep = keep or {}
+    rules = {r.table: (tuple(r.key), r.version) for r in spec.load.merge}
+    return [
+        Publication(staged_relation(spec, layer, t, ds_nodash), t, keep.get(t), rules.get(t))
+        for t in tables
+    ]
+
+
+def run_stamp(spec: PipelineSpec, context: Any) -> Any:
+    from medallion.quality.publish import RunStamp
+
+    return RunStamp(spec.id, str(context["ds"]), str(context["run_id"]), spec.load.semantics)
+
+
+def is_backfill(context: Any) -> bool:
+    """The ``backfill`` DAG param (or run conf): rebuild older dates in date order, publishing each."""
+    params = context.get("params") or {}
+    conf = getattr(context.get("dag_run"), "conf", None) or {}
+    return bool(params.get("backfill") or conf.get("backfill"))
+
+
+def kept_back_summary(layer: str, stamp: Any, kept: list[Any], staged: list[str]) -> tuple[str, list[str]]:
+    """The warning alert when a snapshot run older than the published version did not publish."""
+    summary = (
+        f"{layer} not published: this run's logical date {stamp.logical_date} is older than the published "
+        f"version (snapshot load semantics: the latest date wins); the newer data stays published."
+    )
+    details = [f"published: {v.describe()}" for v in kept]
+    details.append("this run's audited outputs stay in " + ", ".join(staged) + " for inspection")
+    details.append(
+        "to rebuild older dates on purpose, trigger a backfill in date order with the backfill param: "
+        "airflow backfill create --dag-id <dag> --from-date … --to-date … --max-active-runs 1 "
+        "--dag-run-conf '{\"backfill\": true}'"
+    )
+    return summary, details
+
+
+def rejected_note(spec: PipelineSpec, layer: str, ds: str, published: list[Any]) -> list[str]:
+    """Alert lines for a failed silver/gold run: what readers still see, where the rejected data is."""
+    if layer == "silver" and spec.silver:
+        tables = [t for nb in spec.silver.notebooks for t in nb.outputs]
+    elif layer == "gold" and spec.gold:
+        try:
+            tables = gold_tables(spec)
+        except Exception:  # no manifest: the alert still goes out
+            tables = []
+    else:
+        return []
+    if not tables:
+        return []
+    ds_nodash = ds.replace("-", "")
+    versions = {v.table: v for v in published}
+    lines = [
+        f"{layer}.* was not changed by this run: readers still see the last good version"
+        + (
+            " (" + "; ".join(versions[t].describe() for t in tables if t in versions) + ")"
+            if any(t in versions for t in tables)
+            else ""
+        )
+    ]
+    staged = [staged_relation(spec, layer, t, ds_nodash) for t in tables]
+    lines.append("the rejected data (if it was written) can be inspected in " + ", ".join(staged))
+    return lines
