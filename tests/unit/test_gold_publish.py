@@ -6,8 +6,6 @@ tests at the end run real dbt (dbt-duckdb through cosmos) inside real Airflow (`
 
 from __future__ import annotations
 
-import json
-import shutil
 import subprocess
 import sys
 import time
