@@ -19,7 +19,7 @@ from medallion.alerts.notifier import PipelineFailureNotifier
 from medallion.bronze.operator import LandFileSourceOperator, LandHttpSourceOperator, LandSqlSourceOperator
 from medallion.build.docs import render_dag_doc
 from medallion.errors import Problem
-from medallion.quality.contract import layer_checks
+from medallion.quality.contract import layer_checks, layer_contracts
 from medallion.quality.operator import QualityGateOperator
 from medallion.spec.models import PipelineSpec
 
@@ -178,6 +178,7 @@ def _gate(spec: PipelineSpec, layer: str, pool: str | None, publishes: list[str]
         spec=spec,
         layer=layer,
         checks=layer_checks(spec, layer),
+        contracts=layer_contracts(spec, layer),
         publishes=publishes,
         outlets=[layer_asset(spec.id, layer)],
         pool=pool or "default_pool",

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from medallion.spec.models import Contract, Expectation, FreshnessCheck, PipelineSpec, TableCheck
+
+if TYPE_CHECKING:
+    from medallion.quality.gate import Outcome
 
 
 def contract_expectations(contract: Contract) -> list[Expectation]:
@@ -43,3 +48,48 @@ def layer_checks(spec: PipelineSpec, layer: str) -> list[TableCheck]:
 def pii_columns(spec: PipelineSpec, table: str) -> set[str]:
     """Columns whose values must never appear in samples, reports or alerts."""
     return {c.name for contract in spec.contracts if contract.table == table for c in contract.columns if c.pii}
+
+
+def layer_contracts(spec: PipelineSpec, layer: str) -> list[Contract]:
+    """Contracts enforced by ``layer``'s gate: those naming a table of that layer (silver.x, gold.x)."""
+    return [c for c in spec.contracts if c.table.split(".", 1)[0] == layer]
+
+
+def column_types(conn: Any, query: str) -> list[tuple[str, str]]:
+    """``(column, engine type)`` of ``query``'s result on the lakehouse connection (DuckDB or Databricks)."""
+    from medallion.quality.contract_types import describe_sql
+
+    sql = describe_sql(conn.conn_type, query)
+    if conn.conn_type == "duckdb":
+        from medallion import duck, paths
+
+        con = duck.connect(paths.resolve(conn.host))
+        try:
+            return [(str(row[0]), str(row[1])) for row in con.execute(sql).fetchall()]
+        finally:
+            con.close()
+    from airflow.providers.common.sql.hooks.handlers import fetch_all_handler
+    from airflow.providers.databricks.hooks.databricks_sql import DatabricksSqlHook
+
+    rows = DatabricksSqlHook(databricks_conn_id=conn.conn_id).run(sql, handler=fetch_all_handler) or []
+    return [(str(row[0]), str(row[1])) for row in rows if row[0] and not str(row[0]).startswith("#")]
+
+
+def contract_outcomes(contract: Contract, engine: str, actual: list[tuple[str, str]]) -> list[Outcome]:
+    """A critical outcome per contract column that is missing or has another type than declared."""
+    from medallion.quality.contract_types import violations
+    from medallion.quality.gate import Outcome
+
+    declared = {c.name: c.type for c in contract.columns}
+    return [
+        Outcome(
+            "contract",
+            {"column": v.column, "declared": v.declared},
+            "critical",
+            False,
+            observed=v.actual or "missing from the table",
+            hint=f"{v.describe()}: the contract of {contract.table} promises it to consumers; fix the producer "
+            "(cast the column) or, if consumers agreed, the contract",
+        )
+        for v in violations(engine, declared, actual)
+    ]

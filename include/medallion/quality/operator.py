@@ -12,7 +12,7 @@ from medallion import connections
 from medallion.errors import StepError, step_errors
 from medallion.failures import RetryByClass
 from medallion.links import REPORT_URL_KEY, QualityReportLink, browser_url, endpoint_of
-from medallion.spec.models import PipelineSpec, TableCheck
+from medallion.spec.models import Contract, PipelineSpec, TableCheck
 
 try:  # AirflowFailException: fail without retries (bad data does not get better by retrying)
     from airflow.sdk.exceptions import AirflowFailException
@@ -31,6 +31,13 @@ class QualityGateFailed(AirflowFailException):
         self.report = report
 
 
+class ContractViolation(QualityGateFailed):
+    """A contract column is missing or has another type than declared (class ``contract_violation``):
+    consumers rely on the declared types, and retrying cannot change them."""
+
+    kind = "contract_violation"
+
+
 class QualityGateOperator(RetryByClass, BaseOperator):
     """Run the layer's suites; critical → fail (no retry), warning → alert, error → retry."""
 
@@ -45,12 +52,14 @@ class QualityGateOperator(RetryByClass, BaseOperator):
         layer: str,
         checks: list[TableCheck],
         publishes: list[str] | None = None,
+        contracts: list[Contract] | None = None,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
         self.spec, self.layer, self.checks = spec, layer, checks
         # silver/gold: the tables this gate audits in staging and publishes when it passes
         self.publishes = list(publishes or [])
+        self.contracts = {c.table: c for c in contracts or []}  # enforced before the suites (README: Contracts)
 
     @property
     def failure_layer(self) -> str:  # type: ignore[override]
@@ -70,6 +79,10 @@ class QualityGateOperator(RetryByClass, BaseOperator):
         for declared in self.checks:
             check = self._runtime_check(declared, context, s3)
             target, query = self._target_and_query(check, ds, s3, BaseHook)
+            broken = self._contract(check, query, BaseHook)
+            if broken is not None:  # missing or retyped columns: the suite would only add engine errors
+                tables.append(broken)
+                continue
             quarantined = self._quarantine(check, context, BaseHook)
             if quarantined is not None:
                 keep[check.table] = quarantined[0]
@@ -102,6 +115,29 @@ class QualityGateOperator(RetryByClass, BaseOperator):
         self._decide(context, report)
         report["published"] = self._publish_layer(BaseHook, keep, context)
         return report
+
+    def _contract(self, check: TableCheck, query: str, base_hook: Any) -> dict[str, Any] | None:
+        """The table's result when its columns break the contract's declared names and types, else None."""
+        from medallion.quality.contract import column_types, contract_outcomes
+        from medallion.quality.gate import TableGateResult
+
+        contract = self.contracts.get(check.table)
+        if contract is None:
+            return None
+        conn = base_hook.get_connection(connections.LAKEHOUSE_SQL)
+        with step_errors(
+            "contract",
+            f"{self.layer} {check.table}",
+            "the table's column types could not be read; check the table exists and the lakehouse is up",
+            kind="gate_infra",
+        ):
+            actual = column_types(conn, query)
+        outcomes = contract_outcomes(contract, conn.conn_type, actual)
+        self.log.info("contract %s: %d column(s), %d violation(s)", check.table, len(contract.columns), len(outcomes))
+        if not outcomes:
+            return None
+        result = TableGateResult(self.layer, check.table, query, outcomes)
+        return result.to_dict() | {"contract_violations": len(outcomes)}
 
     def _runtime_check(self, declared: TableCheck, context: Any, s3: Any) -> TableCheck:
         """The suite as this run evaluates it: run parameters rendered, freshness and volume bounds added."""
@@ -291,6 +327,16 @@ class QualityGateOperator(RetryByClass, BaseOperator):
         self.log.info("%s gate: %s (report %s)", self.layer, report["status"], report["report_uri"])
 
     def _decide(self, context: Any, report: dict[str, Any]) -> None:
+        broken = [(t["table"], o) for t in report["tables"] if t.get("contract_violations") for o in t["outcomes"]]
+        if broken:
+            raise ContractViolation(
+                f"{self.layer} gate failed: data contract violated: "
+                + "; ".join(
+                    f"{table}.{o['kwargs']['column']} declared {o['kwargs']['declared']}, table has {o['observed']}"
+                    for table, o in broken
+                ),
+                report,
+            )
         if report["infra_errors"]:
             errors = [o["error"] for t in report["tables"] for o in t["outcomes"] if o["error"]]
             raise StepError(

@@ -424,6 +424,15 @@ class ContractColumn(StrictModel):
     pii: bool = Field(False, description="personal data: redacted in alert samples and reports")
     description: str | None = None
 
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        """The gate compares this type with the table's (README: Contracts), so it must be one it knows."""
+        from medallion.spec.sqltypes import declared_type
+
+        declared_type(value)
+        return value
+
 
 class Contract(StrictModel):
     """What consumers may rely on for one published table."""
