@@ -14,6 +14,10 @@ from medallion.spec.models import PipelineSpec
 
 DBT_PROFILE = "medallion"
 DBT_TARGET = "lakehouse"
+#: cosmos's per-model assets are named after the dbt profile (``duckdb:///<local file path>/…``),
+#: which Airflow 3 rejects as OpenLineage URIs (a warning per model run) and which differ per
+#: machine; each layer's gate publishes the pipeline's own asset (``medallion://…``) instead.
+EMIT_DBT_ASSETS = False
 
 
 def manifest_path(project_dir: Path) -> Path:
@@ -84,6 +88,7 @@ def build_gold_group(spec: PipelineSpec, pool: str | None = None) -> Any:
             select=list(gold.select),
             exclude=list(gold.exclude),
             test_behavior=TestBehavior.AFTER_EACH,
+            emit_datasets=EMIT_DBT_ASSETS,
         ),
         execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
         operator_args=operator_args,
@@ -124,6 +129,7 @@ def build_gold_preflight(spec: PipelineSpec, pool: str | None = None) -> Any:
         exclude=list(gold.exclude) or None,
         vars=dbt_vars(spec),
         callback=remember_outcomes,
+        emit_datasets=EMIT_DBT_ASSETS,
         pool=pool or "default_pool",
         doc_md="dbt unit tests of this pipeline's models (preflight): a failure stops the run before the gold build.",
     )

@@ -26,6 +26,7 @@ def prepare_environment(config_dir: Path | None = None, airflow_home: Path | Non
         wanted = str(airflow_home or paths.local_dir() / "airflow")
         if current != wanted:
             raise RuntimeError("prepare_environment() must run before Airflow is imported")
+    from medallion import task_logs
     from medallion.settings import airflow_environment
 
     home = airflow_home or paths.local_dir() / "airflow"
@@ -33,6 +34,10 @@ def prepare_environment(config_dir: Path | None = None, airflow_home: Path | Non
     env = airflow_environment(home)
     env["AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT"] = "120"
     env["AIRFLOW__LOGGING__LOGGING_LEVEL"] = os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+    # …but rows, gates and links from our own tasks at INFO (medallion.task_logs)
+    env["AIRFLOW__LOGGING__NAMESPACE_LEVELS"] = os.environ.get(
+        "AIRFLOW__LOGGING__NAMESPACE_LEVELS", task_logs.namespace_levels()
+    )
     if config_dir is not None:
         env["MEDALLION_CONFIG_DIR"] = str(config_dir.resolve())
     os.environ.update(env)

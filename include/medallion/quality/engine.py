@@ -30,6 +30,10 @@ def quiet_import_gx() -> Any:
     import great_expectations as gx
     from great_expectations.execution_engine import sqlalchemy_execution_engine as see
 
+    # this one module sets its own logger to INFO at import ("Created temporary directory … for
+    # ephemeral docs site" in every gate's log): back to the level of the rest of GE
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
+
     # DuckDB results vanish when GE closes its connection between metric queries: persist it.
     if _DuckDBDialect.DUCKDB not in see._PERSISTED_CONNECTION_DIALECTS:
         see._PERSISTED_CONNECTION_DIALECTS = (*see._PERSISTED_CONNECTION_DIALECTS, _DuckDBDialect.DUCKDB)

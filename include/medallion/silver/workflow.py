@@ -75,6 +75,9 @@ def build_silver_group(spec: PipelineSpec, pool: str | None = None) -> Any:
         for nb in silver.notebooks:
             tasks[nb.name] = NotebookTaskOperator(
                 task_id=nb.name,
+                # unique within the pipeline's job and readable in Databricks (else the provider
+                # logs that it hashes dag_id + task_id into one, on every task)
+                databricks_task_key=nb.name,
                 databricks_conn_id=connections.DATABRICKS,
                 notebook_path=notebook_workspace_path(spec, nb.path),
                 source=silver.source,
