@@ -7,7 +7,7 @@ export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export GX_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: venv system-packages manifest demo test test-fast lint bench schema clean local-up local-down ui
+.PHONY: venv system-packages manifest demo test test-fast lint bench schema runbook clean local-up local-down ui
 
 venv:
 	@bash scripts/bootstrap.sh
@@ -37,6 +37,9 @@ bench: venv manifest
 schema: venv
 	@$(BIN)/medallion schema > dag_configs/schema.json
 	@$(BIN)/medallion schema --markdown > docs/spec-reference.md
+
+runbook: venv  ## docs/runbook.md from include/medallion/alerts/hints.yaml (a test checks it is current)
+	@$(BIN)/medallion runbook > docs/runbook.md
 
 ui: venv manifest  ## Airflow UI on the local runtime: http://127.0.0.1:8080 (admin/admin)
 	@$(BIN)/medallion ui

@@ -97,6 +97,13 @@ def _local(args: argparse.Namespace) -> int:
 
     if args.action == "up":
         state = services.start_background()
+def _runbook(args: argparse.Namespace) -> int:
+    from medallion.alerts.runbook import render_runbook
+
+    sys.stdout.write(render_runbook())
+    return 0
+
+
         print(
             f"local runtime up (pid {state['pid']}): S3 :{state['s3_port']}, Databricks :{state['databricks_port']}, "
             f"Slack :{state['slack_port']}, SMTP :{state['smtp_port']}"
@@ -156,3 +163,6 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+    sub.add_parser(
+        "runbook", help="print the on-call runbook (docs/runbook.md), one section per class of alerts/hints.yaml"
+    ).set_defaults(func=_runbook)

@@ -102,7 +102,7 @@ def is_retried(kind: str) -> bool:
     return True if cls is None else cls.retry
 
 
-def _fail_exception_type() -> type[Exception]:
+def fail_exception_type() -> type[Exception]:
     try:
         from airflow.sdk.exceptions import AirflowFailException
     except ImportError:  # pragma: no cover - older task SDKs
@@ -114,7 +114,7 @@ def _fail_exception_type() -> type[Exception]:
 def _not_retried_type() -> type[Exception]:
     """``FailedWithoutRetry``: built lazily so importing this module does not import Airflow."""
 
-    class FailedWithoutRetry(_fail_exception_type()):  # type: ignore[misc,valid-type]
+    class FailedWithoutRetry(fail_exception_type()):  # type: ignore[misc,valid-type]
         """The original failure, re-raised as fail-without-retry because its class is not retried."""
 
         def __init__(self, original: BaseException, kind: str):
@@ -131,7 +131,7 @@ def _not_retried_type() -> type[Exception]:
 def not_retried(exc: BaseException, layer: str | None) -> Exception | None:
     """The fail-without-retry exception to raise instead of ``exc``, or None when ``exc`` is retried
     (or already fails without retry)."""
-    if isinstance(exc, _fail_exception_type()):
+    if isinstance(exc, fail_exception_type()):
         return None
     cls = classify(exc, layer)
     if cls.retry:

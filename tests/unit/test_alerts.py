@@ -360,3 +360,152 @@ def test_extra_links_point_people_at_the_data() -> None:
         BronzePartitionLink,
         QualityReportLink,
     }
+
+
+# --------------------------------------------------------------------------- never lost, never repeated blindly
+
+
+def on_date(exc: Exception, ds: str, task: str = "silver.orders") -> dict:
+    return {**fake_context(exc, task), "ds": ds, "run_id": f"scheduled__{ds}"}
+
+
+def test_same_failure_on_other_dates_goes_to_the_first_alerts_thread(
+    servers, alert_state, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    slack, _ = servers
+    slack_conn(monkeypatch, slack, "xoxb-good")
+    timeout = RuntimeError("Task failed. Final state TIMEDOUT.")
+
+    def send(ds: str):
+        alert = build_failure_alert(SPEC, on_date(timeout, ds))
+        return deliver(alert, SPEC, state=alert_state, slack_conn_id="slack_test", smtp_conn_id="smtp_test")
+
+    assert (send("2026-11-20").slack, send("2026-11-21").slack, send("2026-11-22").slack) == (
+        "sent",
+        "threaded",
+        "threaded",
+    )
+    assert send("2026-11-21").slack == "deduplicated"  # same pipeline, layer, class and date
+    first, *repeats = read_messages(tmp_path / "slack")
+    assert first["thread_ts"] is None and "Logical date: 2026-11-20" in first["text"]
+    assert [m["thread_ts"] for m in repeats] == [first["ts"], first["ts"]]
+    assert repeats[0]["text"].startswith("Also on 2026-11-21: silver.orders (try 3 of 3)")
+    assert "Also on 2026-11-22" in repeats[1]["text"]
+    assert len(read_mail(tmp_path / "mail")) == 1  # the repeats are in the thread, not three more e-mails
+
+
+def test_without_a_thread_a_repeat_on_another_date_is_a_whole_alert(
+    servers, alert_state, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    slack, _ = servers
+    webhook_conn(monkeypatch, slack)  # incoming webhooks return no ts: nothing to thread into
+    for ds in ("2026-11-20", "2026-11-21"):
+        alert = build_failure_alert(SPEC, on_date(RuntimeError("Task failed. Final state TIMEDOUT."), ds))
+        result = deliver(alert, SPEC, state=alert_state, slack_conn_id="slack_test", smtp_conn_id="smtp_test")
+        assert result.slack == "sent"
+    assert [m["text"].count("Logical date: 2026-11-2") for m in read_messages(tmp_path / "slack")] == [1, 1]
+    assert len(read_mail(tmp_path / "mail")) == 2
+
+
+def test_an_alert_no_channel_took_is_kept_and_sent_late_by_the_next_task(
+    lake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slack and SMTP down: the alert waits in the lake (real moto S3); a later task's success
+    callback delivers it, marked late, through the real Slack and SMTP hooks."""
+    from urllib.parse import urlparse
+
+    from medallion.alerts.notifier import KeptAlertsSender
+    from medallion.alerts.state import UNDELIVERED_PREFIX, S3AlertState
+    from medallion.settings import load_settings
+
+    client, _ = lake
+    down = {"conn_type": "slack", "password": "xoxb-x", "extra": {"base_url": "http://127.0.0.1:9/api/"}}
+    monkeypatch.setenv("AIRFLOW_CONN_SLACK_DOWN", json.dumps(down))
+    smtp_down = {"conn_type": "smtp", "host": "127.0.0.1", "port": 9, "extra": {"retry_limit": 0, "timeout": 2}}
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DOWN", json.dumps(smtp_down))
+    state = S3AlertState(SPEC.lake.bucket, SPEC.id)
+    alert = build_failure_alert(SPEC, fake_context(RuntimeError("Task failed. Final state TIMEDOUT.")))
+    result = deliver(alert, SPEC, state=state, slack_conn_id="slack_down", smtp_conn_id="smtp_down")
+    assert (result.slack, result.email, result.kept) == ("failed", "failed", True)
+    listed = client.list_objects_v2(Bucket=SPEC.lake.bucket, Prefix=UNDELIVERED_PREFIX).get("Contents", [])
+    assert len(listed) == 1
+
+    settings = load_settings()  # the next task reaches the configured channels again
+    slack_port = urlparse(settings.connection("slack_alerts")["extra"]["base_url"]).port
+    slack = SlackServer(port=slack_port, store_dir=tmp_path / "slack").start()
+    smtp = SmtpServer(port=settings.connection("smtp_alerts")["port"], store_dir=tmp_path / "mail").start()
+    try:
+        KeptAlertsSender(SPEC)({"ti": SimpleNamespace(task_id="bronze.extract_orders")})
+    finally:
+        slack.stop()
+        smtp.stop()
+    [message] = read_messages(tmp_path / "slack")
+    assert message["text"].startswith("[late] Databricks notebook timed out: sales_orders")
+    assert "Delivered late: first sent at " in message["text"] and "TIMEDOUT" in message["text"]
+    assert read_mail(tmp_path / "mail")[0]["Subject"].startswith("[LATE] [CRITICAL]")
+    assert not client.list_objects_v2(Bucket=SPEC.lake.bucket, Prefix=UNDELIVERED_PREFIX).get("Contents")
+
+
+def test_the_alert_says_whether_a_retry_follows() -> None:
+    from medallion.failures import not_retried
+
+    code_error = RuntimeError("Task failed. Final state FAILED. Reason: ConversionException: 'soon'")
+    final = not_retried(code_error, "silver")
+    assert final is not None
+    final.__cause__ = code_error
+    context = {
+        **fake_context(final),
+        "ti": SimpleNamespace(dag_id="sales_orders", task_id="silver.orders", try_number=1),
+    }
+    text = build_failure_alert(SPEC, context).text()
+    assert "Attempt: try 1 of 3" in text and "Retry: none: databricks_notebook_exception is not retried" in text
+    assert "ConversionException: 'soon'" in text
+    exhausted = build_failure_alert(SPEC, fake_context(RuntimeError("Task failed. Final state TIMEDOUT."))).text()
+    assert "Retry: none left: all 3 tries failed (databricks_timeout is retried)" in exhausted
+
+
+# --------------------------------------------------------------------------- runbook
+
+
+def test_runbook_file_is_current_with_a_section_per_class() -> None:
+    from medallion.alerts.runbook import RUNBOOK_PATH, render_runbook
+    from medallion.failures import load_catalog
+
+    text = (ROOT / RUNBOOK_PATH).read_text(encoding="utf-8")
+    missing = [name for name in load_catalog().classes if f"\n## {name}\n" not in text]
+    assert not missing, f"{RUNBOOK_PATH} has no section for {missing}: run `make runbook`"
+    assert text == render_runbook(), f"{RUNBOOK_PATH} is stale: run `make runbook`"
+
+
+def test_alerts_link_the_runbook_section_of_their_class_never_an_invented_url() -> None:
+    from medallion.alerts.runbook import DOCS_URL_PLACEHOLDER
+
+    assert SPEC.alerts.docs_url == DOCS_URL_PLACEHOLDER and not SPEC.alerts.runbook  # the shipped org defaults
+    alert = build_failure_alert(SPEC, fake_context(RuntimeError("Task failed. Final state TIMEDOUT.")))
+    assert alert.runbook == "docs/runbook.md#databricks_timeout"
+    assert "Runbook: docs/runbook.md#databricks_timeout (in the project repository)" in alert.text()
+    assert "http" not in json.dumps(alert.slack_blocks()).split("Runbook", 1)[1].split("}", 1)[0]
+
+    docs_url = "https://git.example.org/data/pipelines/-/blob/main/"
+    configured = SPEC.model_copy(update={"alerts": SPEC.alerts.model_copy(update={"docs_url": docs_url})})
+    alert = build_failure_alert(configured, fake_context(RuntimeError("Task failed. Final state TIMEDOUT.")))
+    url = "https://git.example.org/data/pipelines/-/blob/main/docs/runbook.md#databricks_timeout"
+    assert alert.runbook == url and f"<{url}|Runbook: databricks_timeout>" in json.dumps(alert.slack_blocks())
+
+
+def test_validate_output_names_the_placeholder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    from medallion.cli import main
+
+    configs = tmp_path / "dag_configs"
+    shutil.copytree(ROOT / "dag_configs", configs)
+    main(["validate", str(configs)])
+    printed = "".join(capsys.readouterr())
+    assert "defaults.yaml:" in printed and "warning: alerts.docs_url: is still the placeholder" in printed
+    defaults = configs / "defaults.yaml"
+    defaults.write_text(
+        defaults.read_text(encoding="utf-8").replace("<your-org>/<your-repo>", "acme/pipelines"), encoding="utf-8"
+    )
+    main(["validate", str(configs)])
+    assert "alerts.docs_url" not in "".join(capsys.readouterr())

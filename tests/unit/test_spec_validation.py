@@ -32,7 +32,7 @@ def test_example_spec_is_valid_and_merges_defaults() -> None:
     assert spec.domain == "sales"  # from the folder
     assert spec.lake.bucket == "medallion-lake"  # org defaults
     assert spec.alerts.slack_channel == "#sales-data-alerts"  # domain defaults
-    assert spec.alerts.runbook  # org defaults merged key by key with domain alerts
+    assert spec.alerts.docs_url  # org defaults merged key by key with domain alerts
     assert [s.name for s in spec.bronze.sources] == ["orders", "customers"]
 
 

@@ -36,7 +36,9 @@ def notify_missed_deadline(context: dict[str, Any], pipeline: str, config_dir: s
     """Send a warning alert to the pipeline's owners: the data is late for its consumers."""
     from medallion.alerts.classify import load_catalog
     from medallion.alerts.message import Alert
-    from medallion.alerts.notifier import deliver, owner_handles, rerun_commands
+    from medallion.alerts.notifier import deliver, lake_state, owner_handles, rerun_commands
+    from medallion.alerts.runbook import runbook_link
+    from medallion.alerts.state import fingerprint
     from medallion.spec.project import load_project
 
     root = Path(config_dir or os.environ.get("MEDALLION_CONFIG_DIR") or paths.project_root() / "dag_configs")
@@ -61,8 +63,9 @@ def notify_missed_deadline(context: dict[str, Any], pipeline: str, config_dir: s
         attempt="-",
         failure_class=cls.name,
         hint=cls.hint,
-        runbook=spec.alerts.runbook,
+        runbook=runbook_link(spec.alerts, cls.name),
         owners=owner_handles(spec),
         commands=rerun_commands(spec.id, ".*", ds),
+        fingerprint=fingerprint(spec.id, None, cls.name, ds),
     )
-    deliver(alert, spec)
+    deliver(alert, spec, state=lake_state(spec))

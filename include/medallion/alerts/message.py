@@ -56,15 +56,18 @@ class Alert:
     links: dict[str, str] = field(default_factory=dict)
     commands: dict[str, str] = field(default_factory=dict)
     run_id: str = ""
-    fingerprint: str = ""  # same failure repeated → same fingerprint (deduplication)
+    fingerprint: str = ""  # pipeline, layer, class and logical date (deduplication)
+    retry: str = ""  # whether Airflow retries the task, and why
+    late_since: str = ""  # set when no channel was reachable at first: when it was first sent
 
     @property
     def headline(self) -> str:
         icon = ":red_circle:" if self.severity == "critical" else ":large_yellow_circle:"
-        return truncate(f"{icon} {self.title}: {self.pipeline} · {self.layer or '-'}", HEADER_LIMIT)
+        late = "[late] " if self.late_since else ""
+        return truncate(f"{icon} {late}{self.title}: {self.pipeline} · {self.layer or '-'}", HEADER_LIMIT)
 
     def facts(self) -> list[tuple[str, str]]:
-        return [
+        facts = [
             ("Severity", self.severity),
             ("Pipeline", f"{self.pipeline} ({self.domain})"),
             ("Layer / task", f"{self.layer or '-'} / {self.task}"),
@@ -72,6 +75,28 @@ class Alert:
             ("Attempt", self.attempt),
             ("Class", self.failure_class),
         ]
+        if self.retry:
+            facts.append(("Retry", self.retry))
+        if self.late_since:
+            facts.append(("Delivered late", f"first sent at {self.late_since}; no channel was reachable then"))
+        return facts
+
+    @property
+    def runbook_is_url(self) -> bool:
+        return bool(self.runbook and re.match(r"https?://", self.runbook))
+
+    def _runbook_mrkdwn(self) -> str:
+        if self.runbook_is_url:
+            return f"\n<{self.runbook}|Runbook: {self.failure_class}>"
+        return f"\nRunbook: `{self.runbook}` in the project repository" if self.runbook else ""
+
+    def repeat_text(self) -> str:
+        """One line for the first alert's Slack thread: the same failure on another logical date."""
+        line = f"Also on {self.logical_date}: {self.task} ({self.attempt}) — {self.summary}"
+        if self.retry:
+            line += f" Retry: {self.retry}."
+        log = self.links.get("Airflow log")
+        return scrub(truncate(line + (f" <{log}|Airflow log>" if log else ""), SECTION_LIMIT))
 
     def text(self) -> str:
         """Plain text: the Slack fallback and the e-mail's text part."""
@@ -81,7 +106,7 @@ class Alert:
             lines += ["", "What failed:"] + [f"  - {d}" for d in self.details]
         lines += ["", f"What to do: {self.hint}"]
         if self.runbook:
-            lines.append(f"Runbook: {self.runbook}")
+            lines.append(f"Runbook: {self.runbook}" + ("" if self.runbook_is_url else " (in the project repository)"))
         if self.owners:
             lines.append(f"Owners: {', '.join(self.owners)}")
         lines += [f"{k}: {v}" for k, v in self.links.items()]
@@ -104,7 +129,7 @@ class Alert:
         ]
         if self.details:
             blocks.append(section("*What failed*\n" + "\n".join(f"• {d}" for d in self.details)))
-        blocks.append(section(f"*What to do*\n{self.hint}" + (f"\n<{self.runbook}|Runbook>" if self.runbook else "")))
+        blocks.append(section(f"*What to do*\n{self.hint}" + self._runbook_mrkdwn()))
         if self.links:
             blocks.append(section(" · ".join(f"<{url}|{name}>" for name, url in self.links.items())))
         if self.commands:
@@ -124,7 +149,8 @@ class Alert:
         return blocks[:MAX_BLOCKS]
 
     def email_subject(self) -> str:
-        return f"[{self.severity.upper()}] {self.title}: {self.pipeline} {self.layer or ''} {self.logical_date}"
+        late = "[LATE] " if self.late_since else ""
+        return f"{late}[{self.severity.upper()}] {self.title}: {self.pipeline} {self.layer or ''} {self.logical_date}"
 
     def email_html(self) -> str:
         esc = lambda s: html.escape(scrub(str(s)))  # noqa: E731
@@ -132,7 +158,13 @@ class Alert:
         details = "".join(f"<li>{esc(d)}</li>" for d in self.details)
         links = "".join(f'<li><a href="{esc(u)}">{esc(n)}</a></li>' for n, u in self.links.items())
         cmds = "".join(f"<p><b>{esc(k)}</b><br><code>{esc(v)}</code></p>" for k, v in self.commands.items())
-        runbook = f'<p><a href="{esc(self.runbook)}">Runbook</a></p>' if self.runbook else ""
+        runbook = (
+            f'<p><a href="{esc(self.runbook)}">Runbook</a></p>'
+            if self.runbook_is_url
+            else f"<p>Runbook: <code>{esc(self.runbook)}</code> in the project repository</p>"
+            if self.runbook
+            else ""
+        )
         return (
             f"<html><body><h2>{esc(self.title)}: {esc(self.pipeline)}</h2><p>{esc(self.summary)}</p>"
             f"<table>{facts}</table><h3>What failed</h3><ul>{details}</ul>"

@@ -1,14 +1,17 @@
 """Turn a task failure (or a gate warning) into an alert and deliver it.
 
 Delivery never hides the original failure: Slack errors fall back to e-mail and are logged,
-and nothing here raises into the task.
+and nothing here raises into the task. No alert is lost silently: the same failure (pipeline,
+layer, class) on another logical date is summarised in its first alert's Slack thread, and an
+alert that reached no channel is kept in the lake and sent, marked late, by the next task that
+reaches one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
@@ -17,7 +20,9 @@ from airflow.sdk import BaseNotifier
 from medallion import connections
 from medallion.alerts.classify import classify, details_of, expectation_hint, layer_of, load_catalog
 from medallion.alerts.message import Alert, scrub, truncate
-from medallion.alerts.state import S3AlertState, fingerprint, run_key
+from medallion.alerts.runbook import runbook_link
+from medallion.alerts.state import S3AlertState, family, fingerprint, run_key
+from medallion.failures import FailureClass
 from medallion.gold.results import DbtOutcome, failure_kind, outcomes_from
 from medallion.spec.models import PipelineSpec
 
@@ -27,9 +32,15 @@ MAX_DETAIL_LINES = 12
 
 @dataclass
 class Delivery:
-    slack: str = "skipped"
+    slack: str = "skipped"  # sent | threaded (a repeat, in the first alert's thread) | deduplicated | failed
     email: str = "skipped"
     errors: list[str] = field(default_factory=list)
+    kept: bool = False  # reached no channel; kept in the lake for the next task that reaches one
+    thread_ts: str | None = None  # the Slack thread repeats of this alert go to
+
+    @property
+    def delivered(self) -> bool:
+        return "sent" in (self.slack, self.email) or self.slack == "threaded"
 
 
 def owner_handles(spec: PipelineSpec) -> list[str]:
@@ -123,6 +134,7 @@ def build_failure_alert(spec: PipelineSpec, context: Any) -> Alert:
     details = details[: MAX_DETAIL_LINES - 2] + wap_details(spec, layer, context)
     task = context.get("task")
     max_tries = (getattr(task, "retries", 0) or 0) + 1
+    try_number = int(getattr(ti, "try_number", 1) or 1)
     hint = spec.alerts.hints.get(cls.name) if spec.alerts.hints else None
     return Alert(
         severity="critical",
@@ -133,17 +145,33 @@ def build_failure_alert(spec: PipelineSpec, context: Any) -> Alert:
         layer=layer,
         task=ti.task_id,
         logical_date=str(context.get("ds")),
-        attempt=f"try {getattr(ti, 'try_number', 1)} of {max_tries}",
+        attempt=f"try {try_number} of {max_tries}",
         failure_class=cls.name,
         details=details[:MAX_DETAIL_LINES],
         hint=hint or extra.get("hint") or cls.hint,
-        runbook=spec.alerts.runbook,
+        runbook=runbook_link(spec.alerts, cls.name),
         owners=owner_handles(spec),
         links=_links(context, report.get("report_url") or report.get("report_uri")),
         commands=rerun_commands(spec.id, ti.task_id, str(context.get("ds"))),
         run_id=str(context.get("run_id") or ""),
-        fingerprint=fingerprint(spec.id, ti.task_id, cls.name, message.splitlines()[0] if message else ""),
+        fingerprint=fingerprint(spec.id, layer, cls.name, str(context.get("ds"))),
+        retry=retry_note(cls, exc, try_number, max_tries),
     )
+
+
+def retry_note(cls: FailureClass, exc: BaseException | None, try_number: int, max_tries: int) -> str:
+    """Whether Airflow runs the task again, and why (the failure callback runs when it does not)."""
+    from medallion.failures import fail_exception_type
+
+    if not cls.retry:
+        return f"none: {cls.name} is not retried (the same code and data fail the same way); fix, then clear the task"
+    if isinstance(exc, fail_exception_type()):
+        return "none: the task failed without retry"
+    if try_number < max_tries:
+        return f"yes: try {try_number + 1} of {max_tries} follows"
+    if max_tries == 1:
+        return "none: the task has no retries (defaults.retries)"
+    return f"none left: all {max_tries} tries failed ({cls.name} is retried); clear the task once it is fixed"
 
 
 def build_gate_warning_alert(spec: PipelineSpec, context: Any, report: dict[str, Any]) -> Alert:
@@ -217,12 +245,12 @@ def warning_alert(
         failure_class=cls.name,
         details=details[:MAX_DETAIL_LINES],
         hint=cls.hint,
-        runbook=spec.alerts.runbook,
+        runbook=runbook_link(spec.alerts, cls.name),
         owners=owner_handles(spec),
         links=_links(context, report.get("report_url") or report.get("report_uri")),
         commands=rerun_commands(spec.id, ti.task_id, str(context.get("ds"))),
         run_id=str(context.get("run_id") or ""),
-        fingerprint=fingerprint(spec.id, ti.task_id, cls.name, " ".join(details)),
+        fingerprint=fingerprint(spec.id, layer, cls.name, str(context.get("ds"))),
     )
 
 
@@ -249,13 +277,14 @@ class DbtWarningNotifier:
 
 
 def send_slack(
-    alert: Alert, channel: str, conn_id: str = connections.SLACK, thread_ts: str | None = None
+    alert: Alert, channel: str, conn_id: str = connections.SLACK, thread_ts: str | None = None, *, repeat: bool = False
 ) -> str | None:
     """Post through the Slack provider's hooks (slack-sdk), retrying 429 (Retry-After) and 5xx.
 
     The connection type decides the API: ``slack`` (bot token, posts to ``channel``, returns the
     message ts for threading) or ``slackwebhook`` (incoming webhook: its channel is fixed by the
-    webhook and Slack returns no ts, so follow-ups cannot be threaded; returns None).
+    webhook and Slack returns no ts, so follow-ups cannot be threaded; returns None). ``repeat``
+    posts the one-line summary of a repeat (into ``thread_ts``) instead of the whole alert.
     """
     from airflow.sdk import BaseHook
     from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler, ServerErrorRetryHandler
@@ -270,9 +299,12 @@ def send_slack(
     from airflow.providers.slack.hooks.slack import SlackHook
 
     hook = SlackHook(slack_conn_id=conn_id, retry_handlers=retry_handlers)
-    response = hook.client.chat_postMessage(
-        channel=channel, text=alert.text(), blocks=alert.slack_blocks(), thread_ts=thread_ts
-    )
+    if repeat:
+        response = hook.client.chat_postMessage(channel=channel, text=alert.repeat_text(), thread_ts=thread_ts)
+    else:
+        response = hook.client.chat_postMessage(
+            channel=channel, text=alert.text(), blocks=alert.slack_blocks(), thread_ts=thread_ts
+        )
     return str(response["ts"])
 
 
@@ -300,43 +332,131 @@ def deliver(
     slack_conn_id: str = connections.SLACK,
     smtp_conn_id: str = connections.SMTP,
 ) -> Delivery:
-    """Slack (in the run's thread) and e-mail, unless the same alert went out recently; never raises."""
-    result = Delivery()
+    """Send ``alert`` unless it repeats a recent one; never raises.
+
+    Within ``alerts.dedup_minutes`` of the first alert of a failure (pipeline, layer, class): the
+    same logical date again is not repeated; another date is one line in the first alert's Slack
+    thread (a full alert where there is no thread). An alert no channel accepted is kept in the
+    lake; every successful delivery then sends the kept ones, marked late.
+    """
     routing = spec.alerts
     now = dt.datetime.now(dt.UTC)
-    key = f"dedup/{alert.fingerprint}.json" if alert.fingerprint else None
-    if state is not None and key:
-        previous = state.get(key)
-        if previous and now - dt.datetime.fromisoformat(previous["sent_at"]) < dt.timedelta(
-            minutes=routing.dedup_minutes
-        ):
-            log.info("alert %s already sent at %s: not repeated", alert.failure_class, previous["sent_at"])
-            return Delivery(slack="deduplicated", email="deduplicated")
+    first_key = f"first/{family(alert.pipeline, alert.layer, alert.failure_class)}.json"
+    first = state.get(first_key) if state is not None and alert.fingerprint else None
+    if first and now - dt.datetime.fromisoformat(first["sent_at"]) >= dt.timedelta(minutes=routing.dedup_minutes):
+        first = None
+    if first and alert.fingerprint in first.get("fingerprints", []):
+        log.info("alert %s for %s already sent at %s", alert.failure_class, alert.logical_date, first["sent_at"])
+        return Delivery(slack="deduplicated", email="deduplicated")
+    result = _repeat_in_thread(alert, first, routing.slack_channel, slack_conn_id) if first else None
+    if result is None:
+        result = send_alert(alert, routing.slack_channel, list(routing.emails), state, slack_conn_id, smtp_conn_id)
+    if not result.delivered:
+        log.error("ALERT NOT DELIVERED ANYWHERE (%s):\n%s", result.errors, alert.text())
+        result.kept = state is not None and _keep(state, alert, routing.slack_channel, list(routing.emails), result)
+        return result
+    if state is not None and alert.fingerprint:
+        if first:
+            first["fingerprints"] = [*first.get("fingerprints", []), alert.fingerprint]
+            state.put(first_key, first)
+        else:
+            state.put(
+                first_key,
+                {
+                    "sent_at": now.isoformat(),
+                    "class": alert.failure_class,
+                    "task": alert.task,
+                    "logical_date": alert.logical_date,
+                    "fingerprints": [alert.fingerprint],
+                    "channel": routing.slack_channel,
+                    "ts": result.thread_ts,
+                },
+            )
+        send_kept_alerts(state, slack_conn_id, smtp_conn_id)
+    return result
+
+
+def _repeat_in_thread(alert: Alert, first: dict[str, Any], channel: str | None, conn_id: str) -> Delivery | None:
+    """A repeat on another date as one line in the first alert's thread; None when there is no thread."""
+    if not (channel and first.get("ts") and first.get("channel") == channel):
+        return None
+    try:
+        send_slack(alert, channel, conn_id, thread_ts=first["ts"], repeat=True)
+    except Exception as exc:
+        log.error("repeat not posted in the thread of %s (%s); sending the whole alert", first["ts"], exc)
+        return None
+    log.info("alert %s for %s summarised in the thread of the first one", alert.failure_class, alert.logical_date)
+    return Delivery(slack="threaded", email="skipped", thread_ts=first["ts"])
+
+
+def send_alert(
+    alert: Alert,
+    channel: str | None,
+    emails: list[str],
+    state: S3AlertState | None,
+    slack_conn_id: str = connections.SLACK,
+    smtp_conn_id: str = connections.SMTP,
+) -> Delivery:
+    """Slack (in the run's thread, if the run has one) and e-mail; a Slack failure leaves e-mail to carry it."""
+    result = Delivery()
     thread = state.get(run_key(alert.run_id)) if state is not None and alert.run_id else None
-    if routing.slack_channel:
+    if channel:
         try:
-            in_thread = thread["ts"] if thread and thread.get("channel") == routing.slack_channel else None
-            ts = send_slack(alert, routing.slack_channel, slack_conn_id, thread_ts=in_thread)
-            result.slack = "sent"
+            in_thread = thread["ts"] if thread and thread.get("channel") == channel else None
+            ts = send_slack(alert, channel, slack_conn_id, thread_ts=in_thread)
+            result.slack, result.thread_ts = "sent", in_thread or ts
             if state is not None and alert.run_id and not in_thread and ts:
-                state.put(run_key(alert.run_id), {"channel": routing.slack_channel, "ts": ts})
+                state.put(run_key(alert.run_id), {"channel": channel, "ts": ts})
         except Exception as exc:
             result.slack = "failed"
             result.errors.append(f"slack: {scrub(str(exc))}")
-            log.error("alert not delivered to Slack %s: %s; falling back to e-mail", routing.slack_channel, exc)
-    if routing.emails:
+            log.error("alert not delivered to Slack %s: %s; falling back to e-mail", channel, exc)
+    if emails:
         try:
-            send_email(alert, list(routing.emails), smtp_conn_id)
+            send_email(alert, emails, smtp_conn_id)
             result.email = "sent"
         except Exception as exc:
             result.email = "failed"
             result.errors.append(f"email: {scrub(str(exc))}")
-            log.error("alert not delivered by e-mail to %s: %s", routing.emails, exc)
-    if result.slack != "sent" and result.email != "sent":
-        log.error("ALERT NOT DELIVERED ANYWHERE (%s):\n%s", result.errors, alert.text())
-    elif state is not None and key:
-        state.put(key, {"sent_at": now.isoformat(), "class": alert.failure_class, "task": alert.task})
+            log.error("alert not delivered by e-mail to %s: %s", emails, exc)
     return result
+
+
+def _keep(state: S3AlertState, alert: Alert, channel: str | None, emails: list[str], result: Delivery) -> bool:
+    """Keep an undelivered alert in the lake for the next task that reaches a channel."""
+    when = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    record = {
+        "alert": asdict(alert),
+        "slack_channel": channel,
+        "emails": emails,
+        "failed_at": when,
+        "errors": result.errors,
+    }
+    kept = state.keep_undelivered(f"{when.replace(':', '')}-{alert.pipeline}-{alert.fingerprint or 'x'}.json", record)
+    if kept:
+        log.error("the alert is kept in s3://%s/alerts/_undelivered/ and goes out with the next delivery", state.bucket)
+    return kept
+
+
+def send_kept_alerts(
+    state: S3AlertState, slack_conn_id: str = connections.SLACK, smtp_conn_id: str = connections.SMTP
+) -> int:
+    """Send alerts kept while no channel was reachable, marked late; returns how many went out."""
+    sent = 0
+    for key in state.undelivered():
+        record = state.take(key)
+        if record is None:
+            continue
+        alert = Alert(**{**record["alert"], "late_since": record["alert"].get("late_since") or record["failed_at"]})
+        channel, emails = record.get("slack_channel"), list(record.get("emails") or [])
+        result = send_alert(alert, channel, emails, None, slack_conn_id, smtp_conn_id)
+        if result.delivered:
+            sent += 1
+            log.warning("late alert delivered (first attempt %s): %s", alert.late_since, alert.title)
+        else:
+            state.give_back(key, record)
+            break  # channels are still down: keep the rest for later
+    return sent
 
 
 def lake_state(spec: PipelineSpec) -> S3AlertState:
@@ -359,11 +479,35 @@ class PipelineFailureNotifier(BaseNotifier):
             log.exception("could not build the failure alert")
             return
         delivery = deliver(alert, self.spec, state=lake_state(self.spec))
-        log.info("failure alert %s: slack=%s email=%s", alert.failure_class, delivery.slack, delivery.email)
+        log.info(
+            "failure alert %s: slack=%s email=%s%s",
+            alert.failure_class,
+            delivery.slack,
+            delivery.email,
+            " (kept in the lake, sent later)" if delivery.kept else "",
+        )
+
+
+class KeptAlertsSender:
+    """``on_success_callback`` of every task: a task that succeeds sends the alerts kept while no
+    channel was reachable (one S3 listing when there are none); never fails the task."""
+
+    def __init__(self, spec: PipelineSpec):
+        self.spec = spec
+
+    def __call__(self, context: Any) -> None:
+        try:
+            sent = send_kept_alerts(lake_state(self.spec))
+        except Exception:
+            log.exception("kept alerts not sent; the next task tries again")
+            return
+        if sent:
+            log.info("%d alert(s) kept while Slack and e-mail were unreachable were delivered (marked late)", sent)
 
 
 def notify_gate_warning(spec: PipelineSpec, context: Any, report: dict[str, Any]) -> Delivery:
     return deliver(build_gate_warning_alert(spec, context, report), spec, state=lake_state(spec))
+
 
 def notify_publish_kept_back(
     spec: PipelineSpec, context: Any, layer: str, summary: str, details: list[str]
@@ -395,3 +539,4 @@ def wap_details(spec: PipelineSpec, layer: str | None, context: Any) -> list[str
         log.warning("could not read the published versions for the alert", exc_info=True)
         published = []
     return wap.rejected_note(spec, layer, str(context.get("ds")), published)
+

@@ -1,5 +1,6 @@
-"""What alerting remembers between callbacks: recent fingerprints (dedup) and each run's Slack
-thread. Kept next to the data in the lake bucket, so every worker sees the same state."""
+"""What alerting remembers between callbacks: the first alert of each failure (dedup and the
+thread repeats go to), each run's Slack thread, and alerts no channel accepted yet. Kept next to
+the data in the lake bucket, so every worker sees the same state."""
 
 from __future__ import annotations
 
@@ -13,15 +14,26 @@ from medallion import connections
 
 log = logging.getLogger(__name__)
 
+#: Alerts that reached no channel, for the next task that can reach one (any pipeline's task).
+UNDELIVERED_PREFIX = "alerts/_undelivered/"
 
-def fingerprint(pipeline: str, task: str, failure_class: str, summary: str) -> str:
-    """Same pipeline, task, class and message (numbers and ids blurred) → same fingerprint."""
-    blurred = re.sub(r"[0-9a-f]{8,}|\d+", "#", summary.lower())
-    return hashlib.sha256(f"{pipeline}|{task}|{failure_class}|{blurred}".encode()).hexdigest()[:24]
+
+def _digest(*parts: str | None) -> str:
+    return hashlib.sha256("|".join(p or "-" for p in parts).encode()).hexdigest()[:24]
+
+
+def fingerprint(pipeline: str, layer: str | None, failure_class: str, logical_date: str) -> str:
+    """The dedup key: the same pipeline, layer, class and logical date is the same failure."""
+    return _digest(pipeline, layer, failure_class, logical_date)
+
+
+def family(pipeline: str, layer: str | None, failure_class: str) -> str:
+    """The same failure whatever the logical date: repeats on other dates join its first alert's thread."""
+    return _digest(pipeline, layer, failure_class)
 
 
 class S3AlertState:
-    """Small JSON documents under ``alerts/<pipeline>/`` in the lake bucket; failures never block an alert."""
+    """Small JSON documents under ``alerts/`` in the lake bucket; failures never block an alert."""
 
     def __init__(self, bucket: str, pipeline: str, aws_conn_id: str = connections.LAKE_S3):
         self.bucket, self.prefix, self.aws_conn_id = bucket, f"alerts/{pipeline}/", aws_conn_id
@@ -32,20 +44,55 @@ class S3AlertState:
         return S3Hook(aws_conn_id=self.aws_conn_id)
 
     def get(self, key: str) -> dict[str, Any] | None:
+        return self._read(self.prefix + key)
+
+    def put(self, key: str, value: dict[str, Any]) -> bool:
+        return self._write(self.prefix + key, value)
+
+    def keep_undelivered(self, name: str, record: dict[str, Any]) -> bool:
+        """Keep an alert that reached no channel; True once it is safely in the bucket."""
+        return self._write(UNDELIVERED_PREFIX + name, record)
+
+    def undelivered(self) -> list[str]:
+        """Keys of kept alerts, oldest first (names start with the time of the first attempt)."""
+        try:
+            return sorted(self._hook().list_keys(bucket_name=self.bucket, prefix=UNDELIVERED_PREFIX) or [])
+        except Exception as exc:
+            log.warning("undelivered alerts not listed (%s); they stay for the next task", exc)
+            return []
+
+    def take(self, key: str) -> dict[str, Any] | None:
+        """Read and remove a kept alert (so two tasks rarely send it twice); None if another took it."""
+        record = self._read(key)
+        if record is None:
+            return None
+        try:
+            self._hook().delete_objects(bucket=self.bucket, keys=[key])
+        except Exception as exc:
+            log.warning("kept alert %s not removed (%s); leaving it for later", key, exc)
+            return None
+        return record
+
+    def give_back(self, key: str, record: dict[str, Any]) -> None:
+        self._write(key, record)
+
+    def _read(self, key: str) -> dict[str, Any] | None:
         try:
             hook = self._hook()
-            if not hook.check_for_key(self.prefix + key, bucket_name=self.bucket):
+            if not hook.check_for_key(key, bucket_name=self.bucket):
                 return None
-            return json.loads(hook.read_key(self.prefix + key, bucket_name=self.bucket))
+            return json.loads(hook.read_key(key, bucket_name=self.bucket))
         except Exception as exc:
             log.warning("alert state %s unreadable (%s); continuing without it", key, exc)
             return None
 
-    def put(self, key: str, value: dict[str, Any]) -> None:
+    def _write(self, key: str, value: dict[str, Any]) -> bool:
         try:
-            self._hook().load_string(json.dumps(value), key=self.prefix + key, bucket_name=self.bucket, replace=True)
+            self._hook().load_string(json.dumps(value), key=key, bucket_name=self.bucket, replace=True)
+            return True
         except Exception as exc:
             log.warning("alert state %s not saved (%s)", key, exc)
+            return False
 
 
 def run_key(run_id: str) -> str:

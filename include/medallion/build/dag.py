@@ -15,7 +15,7 @@ from airflow.sdk import DAG, Asset, TaskGroup
 
 from medallion import layout, paths
 from medallion.alerts.deadline import deadline_alert
-from medallion.alerts.notifier import PipelineFailureNotifier
+from medallion.alerts.notifier import KeptAlertsSender, PipelineFailureNotifier
 from medallion.bronze.operator import LandFileSourceOperator, LandHttpSourceOperator, LandSqlSourceOperator
 from medallion.build.docs import render_dag_doc
 from medallion.errors import Problem
@@ -55,6 +55,7 @@ def dag_tags(spec: PipelineSpec) -> list[str]:
 
 def build_dag(spec: PipelineSpec, warnings: Sequence[Problem] = (), config_dir: Path | None = None) -> DAG:
     """The DAG for one validated spec (not registered globally; the loader exposes it)."""
+        "on_success_callback": KeptAlertsSender(spec),  # alerts kept while no channel was reachable
     args = default_args(spec)
     pool = spec.defaults.lakehouse_pool
     dag = DAG(

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from medallion import layout
+from medallion.alerts.runbook import runbook_link
 from medallion.errors import Problem
 from medallion.spec.models import PipelineSpec
 
@@ -30,8 +31,7 @@ def render_dag_doc(
         + (f"{spec.freshness_sla_hours:g} h" if spec.freshness_sla_hours else "-"),
         f"- **Alerts:** {spec.alerts.slack_channel or '-'}; {', '.join(spec.alerts.emails) or '-'}",
     ]
-    if spec.alerts.runbook:
-        lines.append(f"- **Runbook:** {spec.alerts.runbook}")
+    lines.append(f"- **Runbook:** {runbook_link(spec.alerts)}")
     if spec.bronze:
         lines += ["", "## Bronze (S3)", ""]
     for src in spec.bronze.sources if spec.bronze else []:

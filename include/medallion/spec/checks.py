@@ -111,7 +111,31 @@ def check_project(
     _asset_triggers(items, report)
     if known_connections is not None:
         _connections_known(items, known_connections, report)
+    _docs_url_set(items, report)
     return report
+
+
+def _docs_url_set(items: list[LoadedSpec], report: ProjectReport) -> None:
+    """Once per project (at the first spec): alerts cannot link the runbook until docs_url is set."""
+    from medallion.alerts.runbook import RUNBOOK_PATH, docs_url_missing
+
+    item = next((i for i in items if not i.spec.alerts.runbook and docs_url_missing(i.spec.alerts.docs_url)), None)
+    if item is None:
+        return
+    value = item.spec.alerts.docs_url
+    report.add(
+        item.path,
+        _problem(
+            item,
+            ("alerts", "docs_url"),
+            "alerts.docs_url",
+            f"{'is still the placeholder ' + repr(value) if value else 'is not set'}: alerts name the runbook "
+            f"as the file {RUNBOOK_PATH}#<class> instead of a link",
+            "set alerts.docs_url in dag_configs/defaults.yaml to where this repository can be read in a browser, "
+            "e.g. https://github.com/<org>/<repo>/blob/main",
+            severity="warning",
+        ),
+    )
 
 
 def _duplicate_ids(items: list[LoadedSpec], report: ProjectReport) -> None:

@@ -41,7 +41,15 @@ class AlertRouting(StrictModel):
 
     slack_channel: str | None = Field(None, description="Channel for alerts, e.g. #sales-data-alerts")
     emails: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]] = []
-    runbook: str | None = Field(None, description="URL of the pipeline's runbook")
+    runbook: str | None = Field(
+        None, description="URL of this pipeline's own runbook; by default alerts link to docs/runbook.md (docs_url)"
+    )
+    docs_url: str | None = Field(
+        None,
+        description="Org setting: where this project's files can be read in a browser, e.g. "
+        "https://github.com/acme/pipelines/blob/main; alerts link to <docs_url>/docs/runbook.md#<class>. "
+        "`medallion validate` warns while it is unset or the shipped placeholder",
+    )
     hints: dict[str, str] = Field({}, description="Override catalog hints by failure class, e.g. empty_extract")
     dedup_minutes: Annotated[int, Field(ge=0)] = Field(
         60, description="Do not repeat the same alert within this window"
