@@ -74,7 +74,9 @@ def mangled(draw: st.DrawFn) -> str:
 def project_with(text: str) -> Path:
     root = Path(tempfile.mkdtemp(prefix="medallion-fuzz-")) / "dag_configs"
     shutil.copytree(ROOT / "dag_configs", root)
-    (root / "sales/fuzzed.yaml").write_text(text, encoding="utf-8", errors="surrogatepass")
+    # after orders.yaml in file order: a mangled copy that still claims the example's tables is the second
+    # producer of them (refused), never the first
+    (root / "sales/zz_fuzzed.yaml").write_text(text, encoding="utf-8", errors="surrogatepass")
     return root
 
 
@@ -86,7 +88,7 @@ def test_validate_never_raises_and_keeps_good_specs(text: str) -> None:
         project = load_project(root, connections=None)
         good = (root / "sales/orders.yaml").resolve()
         assert good in project.valid
-        fuzzed = (root / "sales/fuzzed.yaml").resolve()
+        fuzzed = (root / "sales/zz_fuzzed.yaml").resolve()
         for problem in project.problems(fuzzed):
             assert problem.line >= 1 and problem.column >= 1 and problem.message
     finally:
@@ -101,7 +103,7 @@ def test_loader_never_raises_and_keeps_good_dags(text: str) -> None:
         dags = load_dags(root)
         good = {"sales_orders", "marketing_customer_segments"}
         assert good <= set(dags)
-        assert set(dags) - good in ({"sales_fuzzed"}, {"invalid__sales_fuzzed"})
+        assert set(dags) - good in ({"sales_zz_fuzzed"}, {"invalid__sales_zz_fuzzed"})
     finally:
         shutil.rmtree(root.parent, ignore_errors=True)
 
@@ -127,7 +129,7 @@ def hostile(draw: st.DrawFn) -> str:
 def test_hostile_specs_are_refused_quickly_and_cost_only_themselves(text: str) -> None:
     root = project_with(text)
     try:
-        fuzzed = (root / "sales/fuzzed.yaml").resolve()
+        fuzzed = (root / "sales/zz_fuzzed.yaml").resolve()
         started = time.perf_counter()
         try:
             SpecLoader(root).load(fuzzed)

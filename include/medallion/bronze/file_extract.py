@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from medallion import paths
 from medallion.bronze.sql_extract import ExtractResult
 
 _SQL_TYPES: dict[str, pa.DataType] = {
@@ -104,7 +105,7 @@ class LocalStore:
     """Files on this machine (or a mounted share): read in place."""
 
     def list(self, path: str, pattern: str) -> list[SourceFile]:
-        root = Path(path)
+        root = paths.local_source(path)  # inside MEDALLION_FILE_ROOTS, or PermissionError before any read
         if root.is_file():
             return [self._file(root)]
         if not root.is_dir():

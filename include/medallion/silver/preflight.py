@@ -51,6 +51,9 @@ class NotebookLintOperator(RetryByClass, BaseOperator):
 
         root = paths.project_root()
         files = [paths.resolve(nb) for nb in self.notebooks]
+        outside = [nb for nb, f in zip(self.notebooks, files, strict=True) if not paths.within(f, [root])]
+        if outside:  # validate refuses these; never read (and quote in an alert) a file outside the repository
+            raise NotebookLintFailed([f"{nb}: notebook path is outside the repository, not read" for nb in outside])
         missing = [str(f) for f in files if not f.is_file()]
         if missing:
             raise NotebookLintFailed([f"{m}: notebook file not found (check silver.notebooks[].path)" for m in missing])

@@ -293,7 +293,7 @@ def _data_path(loc: Iterable[Any], data: Any) -> PathKey:
     for part in loc:
         if isinstance(node, dict) and isinstance(part, str) and part not in node and node.get("kind") == part:
             continue
-        if isinstance(part, str) and part.startswith(("function-", "tagged-union")):
+        if isinstance(part, str) and (part.startswith(("function-", "tagged-union")) or part == "[key]"):
             continue
         path.append(part)
         if isinstance(node, dict):
@@ -308,6 +308,8 @@ def _data_path(loc: Iterable[Any], data: Any) -> PathKey:
 def _explain(err: dict[str, Any], path: PathKey, doc: MergedDoc) -> tuple[str, str]:
     kind = err["type"]
     ctx = err.get("ctx") or {}
+    if ctx.get("hint"):  # our own validators carry their hint (e.g. spec/paths.py)
+        return err["msg"], str(ctx["hint"])
     if kind == "extra_forbidden":
         key = str(path[-1]) if path else "?"
         allowed = allowed_keys(PipelineSpec, path[:-1], doc.data)
@@ -334,6 +336,8 @@ def _explain(err: dict[str, Any], path: PathKey, doc: MergedDoc) -> tuple[str, s
 
 
 def _pattern_hint(pattern: str) -> str:
+    if "A-Za-z_" in pattern:
+        return "a column name: letters, digits and underscores, not starting with a digit (no quotes, spaces or SQL)"
     if "a-z0-9_" in pattern:
         return "use lower-case letters, digits and underscores, starting with a letter"
     if "bronze|silver|gold" in pattern:

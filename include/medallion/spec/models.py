@@ -12,7 +12,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from medallion.spec.paths import LakePrefix, NoParentPath, RepoPath, no_parent_segments, s3_url
+
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+#: A column of a table or file, as written in SQL without quotes (expectations, contracts, file sources).
+ColumnName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128)]
 TableName = Annotated[str, Field(pattern=r"^(bronze|silver|gold)\.[a-z][a-z0-9_]*$")]
 
 
@@ -90,8 +94,8 @@ class Expectation(StrictModel):
     name: Identifier | None = Field(
         None, description="Rule name recorded with quarantined rows (default: the type's short name and column)"
     )
-    column: str | None = None
-    column_list: list[str] | None = None
+    column: ColumnName | None = None
+    column_list: list[ColumnName] | None = None
     value_set: list[Any] | None = Field(None, description="Items may be run parameters, e.g. '{{ ds }}'")
     min_value: float | int | str | None = Field(
         None, description="May be a run parameter rendered by the gate task: '{{ ds }}', '{{ data_interval_start }}'"
@@ -155,7 +159,7 @@ class VolumeCheck(StrictModel):
 class FreshnessCheck(StrictModel):
     """The newest value of a timestamp column must be recent: max(column) >= reference - max_age_hours."""
 
-    column: str = Field(description="a timestamp column (naive UTC), e.g. updated_at")
+    column: ColumnName = Field(description="a timestamp column (naive UTC), e.g. updated_at")
     max_age_hours: Annotated[float, Field(gt=0)] | None = Field(
         None, description="default: the pipeline's freshness_sla_hours"
     )
@@ -283,7 +287,7 @@ class FileSource(StrictModel):
     )
     format: Literal["csv", "jsonl", "parquet"]
     csv: CsvOptions | None = Field(None, description="CSV options (format: csv only)")
-    columns: dict[str, ColumnType] = Field(
+    columns: dict[ColumnName, ColumnType] = Field(
         {}, description="explicit types, e.g. {amount: decimal(12,2), sold_at: timestamp}; others are inferred"
     )
     on_empty: Literal["fail", "warn", "allow"] = Field("fail", description="when no file matches or all are empty")
@@ -295,6 +299,12 @@ class FileSource(StrictModel):
         if isinstance(data, dict) and "storage" not in data and isinstance(data.get("path"), str):
             return {**data, "storage": "s3" if data["path"].startswith("s3://") else "local"}
         return data
+
+    @field_validator("path")
+    @classmethod
+    def _path_stays_inside(cls, value: str) -> str:
+        """No '..' in any path; an S3 URL also needs a bucket and no empty key segments (spec/paths.py)."""
+        return s3_url(value) if value.startswith("s3://") else no_parent_segments(value)
 
     @model_validator(mode="after")
     def _storage_matches(self) -> FileSource:
@@ -344,7 +354,7 @@ class Notebook(StrictModel):
     """A Databricks notebook (source .py file in this repository) producing silver tables."""
 
     name: Identifier
-    path: str = Field(description="Repository path of the notebook source file, e.g. include/notebooks/x.py")
+    path: RepoPath = Field(description="Repository path of the notebook source file, e.g. include/notebooks/x.py")
     parameters: dict[str, str] = Field({}, description="Widgets passed to the notebook")
     outputs: Annotated[list[TableName], Field(min_length=1)]
     depends_on: list[Identifier] = []
@@ -396,7 +406,7 @@ class Silver(StrictModel):
         description="WORKSPACE: notebooks deployed under workspace_root; GIT: checked out from git_source per run",
     )
     git_source: GitSource | None = Field(None, description="Required with source: GIT")
-    workspace_root: str = Field("/Workspace/medallion", description="Where the repository is deployed")
+    workspace_root: NoParentPath = Field("/Workspace/medallion", description="Where the repository is deployed")
     polling_seconds: Annotated[int, Field(ge=1, le=300)] = 5
     timeout_minutes: Annotated[int, Field(ge=1)] = 120
 
@@ -420,7 +430,7 @@ class Gold(StrictModel):
 
     select: Annotated[list[str], Field(min_length=1)]
     exclude: list[str] = []
-    project_dir: str = "dbt_project"
+    project_dir: RepoPath = "dbt_project"
 
 
 class ContractColumn(StrictModel):
@@ -449,8 +459,8 @@ class Contract(StrictModel):
         description="the published table, e.g. silver.orders or gold.daily_revenue"
     )
     columns: Annotated[list[ContractColumn], Field(min_length=1)]
-    primary_key: list[str] = []
-    freshness_column: str | None = Field(
+    primary_key: list[ColumnName] = []
+    freshness_column: ColumnName | None = Field(
         None,
         description="timestamp column whose newest value must be within the pipeline's freshness_sla_hours "
         "of the run's data interval end (a warning; set `freshness:` on the suite to tune it)",
@@ -502,7 +512,7 @@ class Load(StrictModel):
 
 class Lake(StrictModel):
     bucket: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
-    prefix: str = ""
+    prefix: LakePrefix = ""
 
 
 class TaskDefaults(StrictModel):

@@ -9,6 +9,7 @@ from pathlib import Path
 from medallion.errors import Problem, SpecError
 from medallion.spec.checks import GoldSelector, LoadedSpec, ProjectReport, check_project
 from medallion.spec.load import SpecLoader, spec_files
+from medallion.spec.paths import check_roots
 
 _LOADERS: dict[Path, SpecLoader] = {}
 
@@ -74,6 +75,8 @@ def load_project(
             project.valid[path] = LoadedSpec(path, spec, doc)
     cross = check_project(project.valid.values(), connections, select_gold or default_gold_selector())
     for path, problems in cross.problems.items():
+        project.report.problems.setdefault(path, []).extend(problems)
+    for path, problems in check_roots(project.valid.values()).items():  # notebooks, dbt, local files
         project.report.problems.setdefault(path, []).extend(problems)
     project.report.gold, project.report.owners = cross.gold, cross.owners
     return project
