@@ -7,7 +7,7 @@ connections are touched inside tasks, never while the DAG file is parsed.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,18 @@ def layer_asset(pipeline_id: str, layer: str) -> Asset:
     return Asset(name=f"{pipeline_id}.{layer}", uri=layout.asset_uri(pipeline_id, layer), group="medallion")
 
 
+def table_asset(spec: PipelineSpec, table: str) -> Asset:
+    """One asset per published table, produced only by its owner (validate allows one producer per table)."""
+    layer, name = table.split(".", 1)
+    owners = ", ".join(o.name for o in spec.owners)
+    return Asset(
+        name=table,
+        uri=f"medallion://tables/{layer}/{name}",
+        group=f"{layer} tables",
+        extra={"owner_pipeline": spec.id, "owners": owners, "domain": spec.domain},
+    )
+
+
 def schedule_of(spec: PipelineSpec) -> Any:
     """A time schedule, or the upstream layer assets this pipeline waits for (all of them)."""
     if spec.triggers:
@@ -43,6 +55,7 @@ def default_args(spec: PipelineSpec) -> dict[str, Any]:
         "retry_delay": dt.timedelta(minutes=d.retry_delay_minutes),
         "execution_timeout": dt.timedelta(minutes=d.execution_timeout_minutes) if d.execution_timeout_minutes else None,
         "on_failure_callback": PipelineFailureNotifier(spec),
+        "on_success_callback": KeptAlertsSender(spec),  # alerts kept while no channel was reachable
     }
 
 
@@ -53,9 +66,16 @@ def dag_tags(spec: PipelineSpec) -> list[str]:
     return sorted({f"domain:{spec.domain}", "medallion", *layers, *tier, *spec.tags})
 
 
-def build_dag(spec: PipelineSpec, warnings: Sequence[Problem] = (), config_dir: Path | None = None) -> DAG:
-    """The DAG for one validated spec (not registered globally; the loader exposes it)."""
-        "on_success_callback": KeptAlertsSender(spec),  # alerts kept while no channel was reachable
+def build_dag(
+    spec: PipelineSpec,
+    warnings: Sequence[Problem] = (),
+    config_dir: Path | None = None,
+    owners: Mapping[str, Any] | None = None,
+) -> DAG:
+    """The DAG for one validated spec (not registered globally; the loader exposes it).
+
+    ``owners`` (table → producing pipeline, from the project checks) lets the docs name who owns what it reads.
+    """
     args = default_args(spec)
     pool = spec.defaults.lakehouse_pool
     dag = DAG(
@@ -68,7 +88,7 @@ def build_dag(spec: PipelineSpec, warnings: Sequence[Problem] = (), config_dir: 
         default_args=args,
         tags=dag_tags(spec),
         owner_links={o.name: f"mailto:{o.email}" for o in spec.owners[:1] if o.email},
-        doc_md=render_dag_doc(spec, warnings),
+        doc_md=render_dag_doc(spec, warnings, owners),
         params=_params(spec),
         deadline=deadline_alert(spec, config_dir or paths.project_root() / "dag_configs"),
         auto_register=False,
@@ -181,7 +201,7 @@ def _gate(spec: PipelineSpec, layer: str, pool: str | None, publishes: list[str]
         checks=layer_checks(spec, layer),
         contracts=layer_contracts(spec, layer),
         publishes=publishes,
-        outlets=[layer_asset(spec.id, layer)],
+        outlets=[layer_asset(spec.id, layer), *(table_asset(spec, t) for t in publishes or [])],
         pool=pool or "default_pool",
         doc_md=f"Great Expectations gate for the {layer} layer; publishes the `{spec.id}.{layer}` asset.",
     )

@@ -65,7 +65,14 @@ def load_dags(config_dir: Path) -> dict[str, DAG]:
             if wanted and wanted != item.spec.dag_id:
                 continue
             try:
-                dags[item.spec.dag_id] = build_dag(item.spec, warnings=project.problems(path), config_dir=root)
+                dag = build_dag(
+                    item.spec, warnings=project.problems(path), config_dir=root, owners=project.report.owners
+                )
+                if path in project.report.gold:  # the gold group renders exactly what validate resolved
+                    from medallion.gold.selection import check_rendered
+
+                    check_rendered(dag, str(path), project.report.gold[path])
+                dags[item.spec.dag_id] = dag
                 continue
             except Exception as exc:  # a factory bug must not take other pipelines down either
                 log.error("could not build %s:\n%s", path, traceback.format_exc())
