@@ -40,8 +40,11 @@ class S3AlertState:
 
     def _hook(self) -> Any:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+        from botocore.config import Config
 
-        return S3Hook(aws_conn_id=self.aws_conn_id)
+        # alert state must not hold a task (or its alert) for long when S3 itself is the problem
+        quick = Config(connect_timeout=5, read_timeout=15, retries={"mode": "standard", "max_attempts": 2})
+        return S3Hook(aws_conn_id=self.aws_conn_id, config=quick)
 
     def get(self, key: str) -> dict[str, Any] | None:
         return self._read(self.prefix + key)
