@@ -24,13 +24,18 @@ def _validate(args: argparse.Namespace) -> int:
         wanted = set(spec_files(target.resolve()))
         checked += len(wanted)
         problems += [p for path in sorted(wanted) for p in project.problems(path)]
-    for p in problems:
-        print(p.format(root=Path.cwd()), file=sys.stderr)
+    _print_problems(problems)
     bad = len({p.file for p in problems if p.severity == "error"})
     warnings = sum(p.severity == "warning" for p in problems)
     summary = f"{checked} spec(s) checked: {checked - bad} valid, {bad} invalid, {warnings} warning(s)"
     print(summary, file=sys.stderr if bad else sys.stdout)
     return 1 if bad else 0
+
+
+def _print_problems(problems: list) -> None:
+    """Every problem as ``file:line:col: severity: field: message`` + hint, paths relative to the cwd."""
+    for p in problems:
+        print(p.format(root=Path.cwd()), file=sys.stderr)
 
 
 def _new(args: argparse.Namespace) -> int:
@@ -92,11 +97,6 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def _local(args: argparse.Namespace) -> int:
-    from medallion.local import services
-
-    if args.action == "up":
-        state = services.start_background()
 def _runbook(args: argparse.Namespace) -> int:
     from medallion.alerts.runbook import render_runbook
 
@@ -104,19 +104,77 @@ def _runbook(args: argparse.Namespace) -> int:
     return 0
 
 
+def _local(args: argparse.Namespace) -> int:
+    from medallion.local import services
+
+    if args.action == "up":
+        running = services.running()
+        if running is not None:
+            print(f"local runtime already running (pid {running['pid']}); `medallion local down` stops it")
+            return 0
+        state = services.start_background()
         print(
             f"local runtime up (pid {state['pid']}): S3 :{state['s3_port']}, Databricks :{state['databricks_port']}, "
-            f"Slack :{state['slack_port']}, SMTP :{state['smtp_port']}"
+            f"Slack :{state['slack_port']}, SMTP :{state['smtp_port']}; state in {state['state_dir']}"
         )
     else:
         print("local runtime stopped" if services.stop_background() else "local runtime was not running")
     return 0
 
 
+def _runnable(pipeline: str) -> int:
+    """0 if ``pipeline`` is a valid pipeline's DAG id; else print why (its spec's errors, as `validate`
+    prints them, or the known ids) and return 1."""
+    from medallion.build.placeholder import placeholder_dag_id
+    from medallion.local.demo import config_root
+    from medallion.spec.project import known_connections, load_project
+
+    root = config_root().resolve()
+    project = load_project(root, connections=known_connections())
+    for path in project.files:
+        item = project.valid.get(path)
+        errors = project.report.errors(path)
+        if item is not None and not errors:
+            if item.spec.dag_id == pipeline:
+                return 0
+            continue
+        names = {placeholder_dag_id(path, root), f"{path.parent.name}_{path.stem}", path.stem}
+        if item is not None:
+            names.add(item.spec.dag_id)
+        if pipeline in names:
+            _print_problems(project.problems(path))
+            rel = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
+            print(
+                f"error: {pipeline} cannot run: {rel} has {len(errors)} error(s) (above); "
+                f"fix them and check with `medallion validate {rel}`",
+                file=sys.stderr,
+            )
+            return 1
+    known = sorted(item.spec.dag_id for path, item in project.valid.items() if not project.report.errors(path))
+    print(f"error: no pipeline {pipeline!r} under {root}; known: {', '.join(known) or 'none'}", file=sys.stderr)
+    return 1
+
+
 def _run(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    try:
+        dt.date.fromisoformat(args.date)
+    except ValueError:
+        print(f"error: --date {args.date!r} is not a date (YYYY-MM-DD)", file=sys.stderr)
+        return 2
+    from medallion.local.runtime import prepare_environment
+
+    prepare_environment()  # before anything imports Airflow (loading the specs may)
+    if _runnable(args.pipeline):
+        return 1
     from medallion.local.demo import run_once
 
-    return 0 if run_once(args.pipeline, args.date) else 1
+    try:
+        return 0 if run_once(args.pipeline, args.date) else 1
+    except ValueError as exc:  # e.g. a date before the pipeline's start_date
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 def _demo(_: argparse.Namespace) -> int:
@@ -134,6 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     schema = sub.add_parser("schema", help="print the JSON Schema of a spec file (or the Markdown reference)")
     schema.add_argument("--markdown", action="store_true", help="the spec reference as Markdown (docs/)")
     schema.set_defaults(func=_schema)
+    sub.add_parser(
+        "runbook", help="print the on-call runbook (docs/runbook.md), one section per class of alerts/hints.yaml"
+    ).set_defaults(func=_runbook)
     p = sub.add_parser("new", help="scaffold a spec, a notebook and a dbt model: medallion new <domain>/<name>")
     p.add_argument("target")
     p.set_defaults(func=_new)
@@ -158,11 +219,14 @@ def main(argv: list[str] | None = None) -> int:
         help="run the example pipeline end to end, then three broken runs and their alerts (dbt, gate, Databricks)",
     ).set_defaults(func=_demo)
     args = parser.parse_args(argv)
-    return int(args.func(args))
+    from medallion.errors import MedallionError
+
+    try:
+        return int(args.func(args))
+    except MedallionError as exc:  # errors meant for a person: one message, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
     sys.exit(main())
-    sub.add_parser(
-        "runbook", help="print the on-call runbook (docs/runbook.md), one section per class of alerts/hints.yaml"
-    ).set_defaults(func=_runbook)

@@ -30,88 +30,65 @@ def say(message: str) -> None:
     print(message, flush=True)
 
 
-@contextmanager
 def local_services() -> Any:
+    """The running local runtime (`medallion local up`), or one started for the block and stopped after it."""
     from medallion.local import services
 
-    say("▶ starting local services (S3, Databricks emulator, Slack, SMTP) on 127.0.0.1 …")
-    state = services.start_background()
-    try:
-        yield state
-    finally:
-        services.stop_background()
-        say("■ local services stopped")
+    return services.local_runtime(say)
 
 
-def table_rows(lakehouse: str, tables: list[str]) -> dict[str, int | str]:
-    from medallion import duck
+def config_root() -> Path:
+    import os
 
-    out: dict[str, int | str] = {}
-    con = duck.connect(lakehouse)
-    try:
-        for table in tables:
-            try:
-                out[table] = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            except Exception:
-                out[table] = "missing"
-    finally:
-        con.close()
-    return out
+    return Path(os.environ.get("MEDALLION_CONFIG_DIR") or paths.project_root() / "dag_configs")
 
 
-def layer_tables(result: Any) -> list[str]:
-    """Tables a run wrote: silver notebook outputs and gold models, from the spec and task ids."""
+def pipeline_spec(dag_id: str) -> Any:
+    """The valid spec whose DAG is ``dag_id`` (None if there is none)."""
     from medallion.spec.project import load_project
 
-    project = load_project(paths.project_root() / "dag_configs")
-    spec = next((i.spec for i in project.valid.values() if i.spec.id == result.dag_id), None)
+    project = load_project(config_root())
+    return next((i.spec for i in project.valid.values() if i.spec.dag_id == dag_id), None)
+
+
+def layer_tables(result: Any, spec: Any = None) -> list[str]:
+    """Tables a run writes: silver notebook outputs and gold models, from the spec and task ids."""
+    spec = spec or pipeline_spec(result.dag_id)
     silver = [t for nb in (spec.silver.notebooks if spec and spec.silver else []) for t in nb.outputs]
     runs = (re.fullmatch(r"gold\.(\w+?)(?:\.run|_run)", t) for t in result.tasks)
     gold = sorted({f"gold.{m.group(1)}" for m in runs if m})
     return silver + gold
 
 
-def print_summary(result: Any, lakehouse: str) -> None:
-    say(f"  run {result.dag_id} {result.logical_date}: {result.state}")
-    for task_id, value in sorted(result.xcoms.items()):
-        if task_id.startswith("bronze.extract_") and isinstance(value, dict):
-            say(f"  bronze  {value['source']:<10} {value['rows']:>8,} rows landed → {value['partition']}")
-    for table, rows in table_rows(lakehouse, layer_tables(result)).items():
-        layer = table.split(".")[0]
-        say(
-            f"  {layer:<7} {table:<30} {rows:>8,} rows" if isinstance(rows, int) else f"  {layer:<7} {table:<30} {rows}"
-        )
-    for layer in ("bronze", "silver", "gold"):
-        if f"{layer}_gate" not in result.tasks:
-            continue
-        report = result.xcoms.get(f"{layer}_gate") or {}
-        extra = (
-            (
-                f" ({report.get('status')}: {report.get('critical_failures', 0)} critical, "
-                f"{report.get('warnings', 0)} warning)"
-            )
-            if report
-            else ""
-        )
-        say(f"  gate    {layer:<7} {result.tasks[f'{layer}_gate']}{extra}")
+def print_summary(
+    result: Any, lakehouse: str, *, state_dir: Path | None = None, since: dt.datetime | None = None
+) -> None:
+    """What passed, failed and did not run, rows per layer (marking tables this run did not write), the gates'
+    verdicts, and each failed task with the class of its alert."""
+    from medallion.local.summary import summary_lines
+
+    spec = pipeline_spec(result.dag_id)
+    lines = summary_lines(
+        result, lakehouse, spec=spec, tables=layer_tables(result, spec), state_dir=state_dir, since=since
+    )
+    for line in lines:
+        say(f"  {line}")
 
 
-def run_once(pipeline: str, ds: str, *, with_services: bool = True) -> bool:
-    """``medallion run``: one pipeline, one date, services started for the occasion."""
+def run_once(pipeline: str, ds: str) -> bool:
+    """``medallion run``: one pipeline, one date, on the running local runtime or one started for it."""
     from medallion.local.runtime import prepare_environment
+    from medallion.local.shop import ensure_example_shop
 
     prepare_environment()
-    with local_services() if with_services else _nothing():
-        from medallion.settings import load_settings
-
+    spec = pipeline_spec(pipeline)
+    with local_services() as state:
+        conn_ids = {getattr(s, "conn_id", None) for s in (spec.bronze.sources if spec and spec.bronze else [])}
+        ensure_example_shop(conn_ids, dt.date.fromisoformat(ds), say)
+        since = dt.datetime.now(dt.UTC)
         result = logged_run(pipeline, ds, "run")
-        print_summary(result, load_settings().connection("lakehouse")["host"])
+        print_summary(result, state["lakehouse"], state_dir=Path(state["state_dir"]), since=since)
         return result.succeeded
-
-
-@contextmanager
-def _nothing() -> Any:
-    yield None
 
 
 @contextmanager
@@ -141,8 +118,10 @@ def logged_run(pipeline: str, ds: str, label: str) -> Any:
     """Run a pipeline with Airflow's task logs in .local/logs/, so the console stays readable."""
     from medallion.local.runtime import run_pipeline
 
-    log_file = paths.local_dir() / "logs" / f"{pipeline}-{ds}-{label}.log"
-    log_file.unlink(missing_ok=True)
+    stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+    log_file = paths.local_dir() / "logs" / f"{pipeline}-{ds}-{label}-{stamp}.log"
+    if log_file.exists():  # two runs in one second: keep both
+        log_file = log_file.with_name(f"{log_file.stem}-{time.monotonic_ns()}.log")
     started = time.monotonic()
     with output_to(log_file):
         result = run_pipeline(pipeline, ds)
@@ -213,13 +192,37 @@ def show_alert(message: dict[str, Any], max_lines: int = 40) -> None:
     say("    " + "\n    ".join(shown))
 
 
+def clear_alert_state(state: dict[str, Any]) -> int:
+    """Forget alert state (dedup, threads) kept in the local S3, which survives restarts: the demo shows
+    every alert it provokes, so a repeat of an earlier demo's failure must not be deduplicated."""
+    import boto3
+
+    from medallion import connections
+    from medallion.settings import load_settings
+
+    conn = load_settings().connection(connections.LAKE_S3)
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{state['s3_port']}",
+        region_name=conn["extra"].get("region_name", "us-east-1"),
+        aws_access_key_id=conn.get("login"),
+        aws_secret_access_key=conn.get("password"),
+    )
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=state["bucket"], Prefix="alerts/")
+    keys = [{"Key": o["Key"]} for page in pages for o in page.get("Contents", [])]
+    for start in range(0, len(keys), 1000):
+        s3.delete_objects(Bucket=state["bucket"], Delete={"Objects": keys[start : start + 1000]})
+    return len(keys)
+
+
 def run_failure(number: int, scenario: FailureScenario, shop: Path, state: dict[str, Any]) -> bool:
     """Inject, re-run, check the expected task failed and nothing downstream ran, show the alert."""
     from medallion.local.slack_server import read_messages
 
     say(f"\n▶ run {number}: {scenario.label} ({scenario.inject(shop)}); re-running …")
+    since = dt.datetime.now(dt.UTC)
     result = logged_run(DEMO_PIPELINE, DEMO_DATE, f"run{number}-{scenario.alert_class}")
-    print_summary(result, state["lakehouse"])
+    print_summary(result, state["lakehouse"], state_dir=Path(state["state_dir"]), since=since)
     if scenario.note:
         say(f"  {scenario.note}")
     ok = True
@@ -259,10 +262,12 @@ def demo() -> int:
         slack_dir, mail_dir = Path(state["state_dir"]) / "slack", Path(state["state_dir"]) / "mail"
         clear_messages(slack_dir)
         clear_mail(mail_dir)
+        clear_alert_state(state)
 
         say(f"\n▶ run 1: {DEMO_PIPELINE} for {DEMO_DATE} (clean data) …")
+        since = dt.datetime.now(dt.UTC)
         first = logged_run(DEMO_PIPELINE, DEMO_DATE, "run1")
-        print_summary(first, state["lakehouse"])
+        print_summary(first, state["lakehouse"], state_dir=Path(state["state_dir"]), since=since)
         if not first.succeeded:
             ok = False
             say("✗ run 1 should have succeeded; task states: " + str(first.tasks))

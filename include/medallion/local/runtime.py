@@ -67,6 +67,7 @@ class RunResult:
     state: str
     tasks: dict[str, str] = field(default_factory=dict)
     xcoms: dict[str, Any] = field(default_factory=dict)
+    run_id: str = ""
 
     @property
     def succeeded(self) -> bool:
@@ -114,4 +115,4 @@ def _result(dag_id: str, ds: str, dag_run: Any) -> RunResult:
         )
         xcoms = {row.task_id: XComModel.deserialize_value(row) for row in rows}
     state = dag_run.state.value if hasattr(dag_run.state, "value") else str(dag_run.state)
-    return RunResult(dag_id, ds, state, tasks, xcoms)
+    return RunResult(dag_id, ds, state, tasks, xcoms, run_id=str(dag_run.run_id))

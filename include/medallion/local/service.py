@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
@@ -30,6 +31,44 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def port_taken(port: int, host: str = "127.0.0.1") -> bool:
+    """True if a server already listens on ``host:port`` (a bind fails; a socket in TIME_WAIT does not count)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+        return False
+
+
+def port_holder(port: int) -> str:
+    """``pid N (command line)`` of the process listening on TCP ``port``, read from /proc, else
+    "another process" (no /proc, or the process belongs to a user we may not inspect)."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{fields[9]}]")
+    if inodes:
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                if any(os.readlink(fd) in inodes for fd in (proc / "fd").iterdir()):
+                    raw = (proc / "cmdline").read_bytes().decode(errors="replace")
+                    command = " ".join(raw.replace("\0", " ").split())
+                    return f"pid {proc.name} ({command[:100] or '?'})"
+            except OSError:  # gone meanwhile, or not ours to read
+                continue
+    return "another process"
 
 
 def wait_listening(

@@ -1,7 +1,8 @@
 """Start and stop the local embedded runtime: S3, Databricks emulator, Slack, SMTP.
 
 Everything binds 127.0.0.1 on the ports written in ``airflow_settings.yaml`` (the same
-connections Airflow uses), runs in one background process, and is stopped by its PID.
+connections Airflow uses), runs in one background process, and is stopped by its PID. S3 objects
+are written through to ``.local/s3/`` (``s3_server.py``), so they survive a restart or a crash.
 ``python -m medallion.local.services up`` runs them in the foreground.
 """
 
@@ -15,6 +16,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,13 @@ from urllib.parse import urlparse
 import yaml
 
 from medallion import connections, paths
-from medallion.settings import AirflowSettings, load_settings
+from medallion.errors import MedallionError
+from medallion.local.service import port_holder, port_taken
+from medallion.settings import AirflowSettings, load_settings, settings_path
+
+
+class LocalRuntimeError(MedallionError):
+    """The local runtime cannot start or be used; the message is one line a person can act on."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,22 @@ class LocalEndpoints:
     def mail_dir(self) -> Path:
         return Path(self.state_dir) / "mail"
 
+    @property
+    def s3_dir(self) -> Path:
+        return Path(self.state_dir) / "s3"
+
+    def served(self) -> list[tuple[int, str, str]]:
+        """(port, connection id, what answers there) for every server of the runtime."""
+        return [
+            (self.s3_port, connections.LAKE_S3, "local S3"),
+            (self.databricks_port, connections.DATABRICKS, "Databricks emulator"),
+            (self.slack_port, connections.SLACK, "Slack capture"),
+            (self.smtp_port, connections.SMTP, "SMTP capture"),
+        ]
+
+    def ports(self) -> list[int]:
+        return [port for port, _, _ in self.served()]
+
 
 def _lake_bucket() -> str:
     defaults = paths.project_root() / "dag_configs" / "defaults.yaml"
@@ -92,9 +117,10 @@ def serve(
 ) -> None:
     """Run every local service until ``stop`` is set (or SIGTERM/SIGINT)."""
     import boto3
-    from moto.server import ThreadedMotoServer
+    from botocore.exceptions import ClientError
 
     from medallion.local.databricks import DatabricksEmulator
+    from medallion.local.s3_server import PersistentS3Server
     from medallion.local.slack_server import SlackServer
     from medallion.local.smtp_server import SmtpServer
 
@@ -103,9 +129,9 @@ def serve(
     stop = stop or threading.Event()
     started: list[Any] = []
     try:
-        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=ep.s3_port, verbose=False)
-        moto.start()
-        started.append(moto)
+        s3_server = PersistentS3Server(port=ep.s3_port, root=ep.s3_dir).start()
+        started.append(s3_server)
+        print(f"local S3: {s3_server.restored} object(s) restored from {ep.s3_dir}", flush=True)
         conn = settings.connection(connections.LAKE_S3)
         s3 = boto3.client(
             "s3",
@@ -114,7 +140,11 @@ def serve(
             aws_access_key_id=conn.get("login"),
             aws_secret_access_key=conn.get("password"),
         )
-        s3.create_bucket(Bucket=ep.bucket)
+        try:
+            s3.create_bucket(Bucket=ep.bucket)
+        except ClientError as exc:  # restored from .local/s3
+            if exc.response.get("Error", {}).get("Code") not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
+                raise
         started.append(
             DatabricksEmulator(
                 port=ep.databricks_port,
@@ -145,17 +175,80 @@ def _port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def check_ports_free(ep: LocalEndpoints) -> None:
+    """Refuse to start on a taken port: name the port, the connection it serves and what holds it."""
+    taken = [
+        f"{port} ({conn_id}, {what}) is held by {port_holder(port)}"
+        for port, conn_id, what in ep.served()
+        if port_taken(port)
+    ]
+    if taken:
+        raise LocalRuntimeError(
+            "cannot start the local runtime: on 127.0.0.1 port "
+            + "; port ".join(taken)
+            + f". Stop that process, or give the connection another port in {settings_path()}"
+        )
+
+
+def _is_runtime(pid: int) -> bool:
+    """True if ``pid`` is alive and is a local runtime process (not a recycled pid)."""
+    try:
+        os.kill(pid, 0)
+        return b"medallion.local.services" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (ProcessLookupError, PermissionError, FileNotFoundError):
+        return False
+    except OSError:  # no /proc: trust the signal
+        return True
+
+
+def running() -> dict[str, Any] | None:
+    """The state of the local runtime `medallion local up` started, if it still runs (a stale state file
+    left by a crash is removed)."""
+    state_file = _state_file()
+    try:
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except ValueError:
+        state = {}
+    if isinstance(state.get("pid"), int) and _is_runtime(state["pid"]):
+        return state
+    state_file.unlink(missing_ok=True)
+    return None
+
+
+@contextmanager
+def local_runtime(say: Callable[[str], None] = print) -> Iterator[dict[str, Any]]:
+    """The runtime `medallion local up` keeps running, if there is one; else one started for the block."""
+    state = running()
+    if state is not None:
+        ep = LocalEndpoints.from_settings(load_settings())
+        if [state.get(f) for f in ("s3_port", "databricks_port", "slack_port", "smtp_port")] != ep.ports():
+            raise LocalRuntimeError(
+                f"the local runtime running (pid {state['pid']}) uses other ports than {settings_path()}: "
+                "stop it with `medallion local down`, then retry"
+            )
+        say(f"▶ using the local runtime already running (pid {state['pid']}; `medallion local down` stops it)")
+        yield state
+        return
+    say("▶ starting local services (S3, Databricks emulator, Slack, SMTP) on 127.0.0.1 …")
+    state = start_background()
+    try:
+        yield state
+    finally:
+        stop_background()
+        say("■ local services stopped")
+
+
 def start_background(timeout: float = 60) -> dict[str, Any]:
     """Start ``serve`` in a child process; return its state once every port answers."""
     settings = load_settings()
     ep = LocalEndpoints.from_settings(settings)
-    ports = [ep.s3_port, ep.databricks_port, ep.slack_port, ep.smtp_port]
-    busy = [p for p in ports if _port_open(p)]
-    if busy:
-        raise RuntimeError(
-            f"ports {busy} on 127.0.0.1 are already in use: is the local runtime already running? "
-            "Run `medallion local down` (or stop the process using them) and retry."
-        )
+    ports = ep.ports()
+    state = running()
+    if state is not None:
+        raise LocalRuntimeError(f"the local runtime is already running (pid {state['pid']}): `medallion local down`")
+    check_ports_free(ep)
     log_file = paths.local_dir() / "services.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("ab") as log:
@@ -169,14 +262,19 @@ def start_background(timeout: float = 60) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while not all(_port_open(p) for p in ports):
         if proc.poll() is not None:
-            raise RuntimeError(f"local services exited early (code {proc.returncode}); see {log_file}")
+            raise LocalRuntimeError(f"local services exited early (code {proc.returncode}): {_last_line(log_file)}")
         if time.monotonic() > deadline:
             proc.kill()
-            raise RuntimeError(f"local services did not start within {timeout:.0f}s; see {log_file}")
+            raise LocalRuntimeError(f"local services did not start within {timeout:.0f}s; see {log_file}")
         time.sleep(0.2)
     state = {"pid": proc.pid, **asdict(ep)}
     _state_file().write_text(json.dumps(state, indent=2), encoding="utf-8")
     return state
+
+
+def _last_line(log_file: Path) -> str:
+    lines = [line for line in log_file.read_text(errors="replace").splitlines() if line.strip()]
+    return f"{lines[-1].strip()} (see {log_file})" if lines else f"see {log_file}"
 
 
 def stop_background(timeout: float = 8) -> bool:

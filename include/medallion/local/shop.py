@@ -10,12 +10,15 @@ from __future__ import annotations
 import datetime as dt
 import random
 import sqlite3
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 STATUSES = ["placed", "paid", "shipped", "delivered", "cancelled"]
 COUNTRIES = ["BR", "PT", "US", "DE", "FR", "MX", "AR", "ES"]
 FIRST_DAY = dt.date(2026, 9, 1)
+#: The example's source connection (airflow_settings.yaml): a SQLite file this module generates.
+EXAMPLE_CONN_ID = "shop_db"
 
 
 @dataclass(frozen=True)
@@ -158,3 +161,22 @@ def inject_unparseable_signup(path: Path, signup_date: str = "soon") -> int:
         return customer_id
     finally:
         con.close()
+
+
+def ensure_example_shop(conn_ids: Iterable[str | None], last_day: dt.date, say: Callable[[str], None]) -> Path | None:
+    """Generate the example shop database when a pipeline reads ``shop_db`` and its file is missing
+    (a fresh clone has none until ``make demo``); returns the path if it generated it."""
+    from medallion.settings import load_settings
+
+    if EXAMPLE_CONN_ID not in set(conn_ids):
+        return None
+    conn = load_settings().connections.get(EXAMPLE_CONN_ID) or {}
+    if conn.get("conn_type") != "sqlite" or not conn.get("host") or Path(conn["host"]).exists():
+        return None
+    path = Path(conn["host"])
+    stats = generate_shop(path, last_day=max(last_day, FIRST_DAY))
+    say(
+        f"▶ {path} ({EXAMPLE_CONN_ID}) was missing: generated the example shop database "
+        f"({stats.orders:,} orders up to {max(last_day, FIRST_DAY)})"
+    )
+    return path
