@@ -142,13 +142,16 @@ def write_notebook(path: Path, body: str) -> Path:
     return path
 
 
-def test_notebook_lint_task_fails_with_file_line_and_alternative(tmp_path: Path) -> None:
+def test_notebook_lint_task_fails_with_file_line_and_alternative(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MEDALLION_PROJECT_DIR", str(tmp_path))  # the lint reads notebooks inside the repository only
     good = write_notebook(tmp_path / "good.py", "df = spark.table('silver.x')\n")
     bad = write_notebook(tmp_path / "bad.py", "df = spark.table('silver.x')\ndf.selectExpr('a + 1 as b')\n")
     assert NotebookLintOperator(task_id="t", notebooks=[str(good)]).execute({})["findings"] == 0
     with pytest.raises(NotebookLintFailed) as err:
         NotebookLintOperator(task_id="t", notebooks=[str(good), str(bad)]).execute({})
-    assert f"{bad}:3:4: select-expr" in str(err.value) and "portable alternative" in str(err.value)
+    assert "bad.py:3:4: select-expr" in str(err.value) and "portable alternative" in str(err.value)
     assert classify(err.value, "silver").name == "notebook_not_portable"
     with pytest.raises(NotebookLintFailed, match="notebook file not found"):
         NotebookLintOperator(task_id="t", notebooks=[str(tmp_path / "nope.py")]).execute({})

@@ -142,10 +142,10 @@ def file_source(path: str, extra: str = "") -> str:
         ),
         (
             'select: ["path:models/sales"]',
-            'select: ["path:models/sales"]\n  project_dir: /etc',
+            'select: ["path:models/sales"]\n  project_dir: dbt_project/../../etc',
             "gold.project_dir",
-            "is not a path inside the repository",
-            "from the repository root",
+            "climbs out of its folder with '..'",
+            "without '..' segments",
         ),
         (
             "start_date: 2026-11-01",
@@ -197,6 +197,13 @@ def file_source(path: str, extra: str = "") -> str:
             "quality.bronze[0].expectations[1].column",
             "should match pattern",
             "a column name",
+        ),
+        (
+            "      - {name: order_id, type: bigint, nullable: false}",
+            "      - {name: order_id, type: 'bigint) ; DROP TABLE x --', nullable: false}",
+            "contracts[0].columns[0].type",
+            "unknown contract type",
+            "fix the value",
         ),
         (
             "    primary_key: [order_id]",

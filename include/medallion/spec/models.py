@@ -430,7 +430,7 @@ class Gold(StrictModel):
 
     select: Annotated[list[str], Field(min_length=1)]
     exclude: list[str] = []
-    project_dir: RepoPath = "dbt_project"
+    project_dir: NoParentPath = "dbt_project"
 
 
 class ContractColumn(StrictModel):

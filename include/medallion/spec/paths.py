@@ -120,8 +120,8 @@ def static_part(path: str) -> str:
 
 
 def check_roots(items: Iterable[Any]) -> dict[Path, list[Problem]]:
-    """Notebooks and the dbt project inside the repository, local file sources inside an allowed
-    root; ``items`` are loaded specs (``.path``, ``.spec``, ``.doc``), problems are keyed by spec path."""
+    """Notebooks inside the repository, local file sources inside an allowed root; ``items`` are
+    loaded specs (``.path``, ``.spec``, ``.doc``), problems are keyed by spec path."""
     out: dict[Path, list[Problem]] = {}
     repo = paths.project_root()
     roots = paths.file_roots()
@@ -138,14 +138,6 @@ def check_roots(items: Iterable[Any]) -> dict[Path, list[Problem]]:
                             "keep notebooks in the repository (a symlink out of it does not count)",
                         )
                     )
-        if spec.gold is not None and not paths.within(paths.resolve(spec.gold.project_dir), [repo]):
-            found.append(
-                (
-                    ("gold", "project_dir"),
-                    f"dbt project {spec.gold.project_dir!r} resolves outside the repository ({repo})",
-                    "keep the dbt project in the repository, e.g. dbt_project",
-                )
-            )
         for i, src in enumerate(spec.bronze.sources if spec.bronze else []):
             local = src.kind == "file" and src.storage == "local"
             if local and not paths.within(paths.resolve(static_part(src.path)), roots):
