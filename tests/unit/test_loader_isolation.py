@@ -17,7 +17,10 @@ def configs(configs: Path) -> Path:
     """The project's specs plus a second good pipeline, a broken one and an unreadable one."""
     target = configs
     good = (target / "sales/orders.yaml").read_text()
-    (target / "sales/returns.yaml").write_text(good)  # a second good pipeline
+    # a second good pipeline: its own silver tables (one producer per table) and no gold
+    returns = good.replace("silver.orders", "silver.returns").replace("silver.customers", "silver.return_customers")
+    returns = returns.replace('gold:\n  select: ["path:models/sales"]\n', "").split("\n  gold:\n    - table:")[0]
+    (target / "sales/returns.yaml").write_text(returns + "\n")
     (target / "sales/broken.yaml").write_text(good.replace("conn_id: shop_db", "conn_idd: shop_db", 1))
     (target / "sales/garbage.yaml").write_text("bronze: [unclosed\n")
     return target

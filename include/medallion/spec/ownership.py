@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from medallion import paths
 from medallion.errors import Problem
 from medallion.spec.load import PathKey, dotted
 
@@ -30,8 +32,10 @@ class TableOwner:
     doc: Any  # MergedDoc: positions are computed only when a message needs them
 
     def where(self) -> str:
+        """``file:line:column`` of the producing entry, relative to the project when inside it."""
         pos = self.doc.position(self.at)
-        return f"{pos.file}:{pos.line}:{pos.column}"
+        file, root = Path(pos.file).resolve(), paths.project_root()
+        return f"{file.relative_to(root) if file.is_relative_to(root) else file}:{pos.line}:{pos.column}"
 
 
 def produced_tables(item: Any, gold_selection: Any | None) -> list[tuple[str, PathKey]]:
@@ -71,7 +75,7 @@ def assign_owners(
                         pos.column,
                         dotted(at),
                         f"table {table} is already produced by pipeline {first.pipeline!r} at {first.where()}; "
-                        f"this pipeline would write it too (at {pos.file}:{pos.line}:{pos.column})",
+                        "this pipeline would write it too",
                         "a table has one producing pipeline: drop it here and read it instead "
                         "(`triggers: [<pipeline>.<layer>]`, dbt source/ref), or move it to one pipeline",
                     ),
