@@ -56,28 +56,30 @@ def test_databricks_publish_is_one_clone_per_table_then_versions_then_cleanup() 
     ]
     stamp = RunStamp("p", "2026-11-20", "scheduled__2026-11-20T00:00:00+00:00")
     sql = publish_statements(pubs, "databricks", stamp, drop_schema="staging_p_20261120")
-    assert sql[:2] == [
+    assert sql[:3] == [
+        "CREATE SCHEMA IF NOT EXISTS gold",
         "CREATE OR REPLACE TABLE gold.daily_revenue DEEP CLONE staging_p_20261120.daily_revenue",
         "CREATE OR REPLACE TABLE gold.clv DEEP CLONE staging_p_20261120.clv",
     ]
-    assert sql[2:4] == [
+    assert sql[3:5] == [
         "CREATE SCHEMA IF NOT EXISTS ops",
         "CREATE TABLE IF NOT EXISTS ops.published_versions (table_name STRING, pipeline STRING, "
         "logical_date DATE, run_id STRING, published_at TIMESTAMP, staging STRING, semantics STRING)",
     ]
-    assert sql[4].startswith("INSERT INTO ops.published_versions VALUES ('gold.daily_revenue', 'p', DATE '2026-11-20'")
-    assert "'scheduled__2026-11-20T00:00:00+00:00', current_timestamp, 'staging_p_20261120.daily_revenue'" in sql[4]
-    assert sql[5] == "DROP SCHEMA IF EXISTS staging_p_20261120 CASCADE" and len(sql) == 6
+    assert sql[5].startswith("INSERT INTO ops.published_versions VALUES ('gold.daily_revenue', 'p', DATE '2026-11-20'")
+    assert "'scheduled__2026-11-20T00:00:00+00:00', current_timestamp, 'staging_p_20261120.daily_revenue'" in sql[5]
+    assert sql[6] == "DROP SCHEMA IF EXISTS staging_p_20261120 CASCADE" and len(sql) == 7
 
 
 def test_quarantine_filter_and_incremental_merge_statements() -> None:
     kept = Publication("staging.p__orders", "silver.orders", keep="NOT (amount < 0)")
     assert publish_statements([kept], "databricks") == [
+        "CREATE SCHEMA IF NOT EXISTS silver",
         "CREATE OR REPLACE TABLE silver.orders AS SELECT * FROM staging.p__orders WHERE NOT (amount < 0)"
     ]
     assert publish_statements([kept], "duckdb") == publish_statements([kept], "databricks")
     merged = Publication("staging.p__orders", "silver.orders", merge=(("order_id",), "updated_at"))
-    assert publish_statements([merged], "databricks") == [
+    assert publish_statements([merged], "databricks")[1:] == [
         "CREATE TABLE IF NOT EXISTS silver.orders AS SELECT * FROM staging.p__orders WHERE 1 = 0",
         "MERGE INTO silver.orders AS t USING staging.p__orders AS s ON t.order_id = s.order_id "
         "WHEN MATCHED AND s.updated_at > t.updated_at THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *",
@@ -222,3 +224,104 @@ def test_gold_builds_in_the_runs_staging_schema_and_the_gate_publishes_it() -> N
     marketing = dags["marketing_customer_segments"]
     assert marketing.task_dict["gold.customer_segments.run"].vars["medallion_models"] == ["customer_segments"]
     assert marketing.task_dict["gold_gate"].publishes == ["gold.customer_segments"]
+
+
+# --------------------------------------------------------------------------- end to end (real dbt via cosmos)
+
+SILVER_ORDERS = (  # (order_id, customer_id, quantity): order 12 is a refund booked as an order when injected
+    "CREATE OR REPLACE TABLE silver.orders AS SELECT order_id::BIGINT order_id, customer_id::BIGINT customer_id, "
+    "1::BIGINT product_id, quantity::INT quantity, 10.00::DECIMAL(12,2) unit_price, "
+    "(quantity * 10.00)::DECIMAL(14,2) amount, 'paid' status, DATE '2026-11-20' order_date, "
+    "TIMESTAMP '2026-11-20 10:00' updated_at FROM (VALUES {rows}) t(order_id, customer_id, quantity)"
+)
+GOLD = ("gold.daily_revenue", "gold.customer_lifetime_value")
+
+
+def lake_sql(db: str, *statements: str) -> list:
+    con = duck.connect(db)
+    try:
+        return [con.execute(sql).fetchall() for sql in statements]
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def wap_runtime(tmp_path_factory: pytest.TempPathFactory):
+    """Local services and one gold-only pipeline over the project's dbt models (sole owner of their tables)."""
+    import shutil
+
+    from medallion.local import services
+    from medallion.settings import load_settings
+
+    base = tmp_path_factory.mktemp("wap")
+    configs = base / "dag_configs"
+    (configs / "sales").mkdir(parents=True)
+    shutil.copy(ROOT / "dag_configs/defaults.yaml", configs / "defaults.yaml")
+    shutil.copy(ROOT / "dag_configs/sales/defaults.yaml", configs / "sales/defaults.yaml")
+    (configs / "sales/gold_wap.yaml").write_text(
+        "description: gold only, write-audit-publish\nstart_date: 2026-11-01\ndefaults: {retries: 0}\n"
+        "gold:\n  select: [path:models/sales]\n"  # the project's dbt_project and its manifest
+        "quality:\n  gold:\n    - table: gold.daily_revenue\n      expectations:\n"
+        "        - {type: expect_table_row_count_to_be_between, min_value: 1}\n",
+        encoding="utf-8",
+    )
+    db = load_settings().connection("lakehouse")["host"]
+    lake_sql(
+        db,
+        "CREATE SCHEMA IF NOT EXISTS silver",
+        "CREATE OR REPLACE TABLE silver.customers AS SELECT * FROM (VALUES (1::BIGINT, 'a@example.com', 'PT', "
+        "DATE '2026-01-01'), (2, 'b@example.com', 'ES', DATE '2026-02-01')) "
+        "t(customer_id, email, country, signup_date)",
+        SILVER_ORDERS.format(rows="(10, 1, 2), (11, 2, 1)"),
+    )
+    state = services.start_background()
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("MEDALLION_CONFIG_DIR", str(configs))
+            yield state, configs, db
+    finally:
+        services.stop_background()
+
+
+@pytest.mark.slow
+def test_gold_is_published_only_after_every_test_and_the_gate_pass(wap_runtime) -> None:
+    from medallion.local.runtime import run_pipeline
+    from medallion.local.slack_server import read_messages
+
+    state, configs, db = wap_runtime
+    # 1. clean data: built in staging, audited there, published in one step, version recorded, staging dropped
+    good = run_pipeline("sales_gold_wap", "2026-11-20", config_dir=configs)
+    assert good.succeeded, good.tasks
+    assert good.xcoms["gold_gate"]["published"] == list(sorted(GOLD))
+    published = {t: checksum(Path(db), t) for t in GOLD}
+    assert published["gold.daily_revenue"][0] == 1
+    [versions, staging] = lake_sql(
+        db,
+        "SELECT table_name, logical_date::VARCHAR, run_id FROM ops.published_versions ORDER BY 1",
+        "SELECT count(*) FROM information_schema.schemata WHERE schema_name LIKE 'staging_sales_gold_wap_%'",
+    )
+    assert [(t, d) for t, d, _ in versions] == [(t, "2026-11-20") for t in sorted(GOLD)]
+    assert versions[0][2] == good.xcoms["gold_gate"]["run_id"] and staging == [(0,)]
+
+    # 2. a refund booked as an order: the dbt test fails in staging, every gold table stays as it was
+    lake_sql(db, SILVER_ORDERS.format(rows="(10, 1, 2), (11, 2, 1), (12, 999, -100)"))
+    bad = run_pipeline("sales_gold_wap", "2026-11-21", config_dir=configs)
+    assert bad.tasks["gold.daily_revenue.test"] == "failed"
+    assert bad.tasks["gold_gate"] == "upstream_failed"
+    assert {t: checksum(Path(db), t) for t in GOLD} == published  # row checksums before == after
+    [[(rejected,)]] = lake_sql(db, "SELECT min(revenue) FROM staging_sales_gold_wap_20261121.daily_revenue")
+    assert rejected < 0  # the rejected version is there to inspect
+    alert = next(m["text"] for m in read_messages(Path(state["state_dir"]) / "slack") if "dbt test failed" in m["text"])
+    assert "gold.* was not changed by this run: readers still see the last good version" in alert
+    assert "gold.daily_revenue = logical date 2026-11-20, run " in alert
+    assert "can be inspected in staging_sales_gold_wap_20261121.customer_lifetime_value, " in alert
+
+    # 3. snapshot semantics: an older date passes its audit but does not overwrite the newer version
+    lake_sql(db, SILVER_ORDERS.format(rows="(10, 1, 5)"))
+    older = run_pipeline("sales_gold_wap", "2026-11-19", config_dir=configs)
+    assert older.succeeded and older.xcoms["gold_gate"]["published"] == []
+    assert {t: checksum(Path(db), t) for t in GOLD} == published
+    messages = read_messages(Path(state["state_dir"]) / "slack")
+    kept = [m["text"] for m in messages if "Older run not published" in m["text"]]
+    assert kept and "published: gold.daily_revenue = logical date 2026-11-20" in kept[-1]
+    assert "staging_sales_gold_wap_20261119.daily_revenue" in kept[-1]

@@ -119,8 +119,10 @@ def table_statements(pub: Publication, dialect: str) -> list[str]:
 def publish_statements(
     pubs: Sequence[Publication], dialect: str, stamp: RunStamp | None = None, drop_schema: str | None = None
 ) -> list[str]:
-    """Every statement of one publish, in order: tables, then version rows, then staging clean-up."""
-    out = [sql for pub in pubs for sql in table_statements(pub, dialect)]
+    """Every statement of one publish, in order: schemas, tables, then version rows, then staging clean-up."""
+    schemas = dict.fromkeys(p.public.split(".", 1)[0] for p in pubs)  # first publish of a new lakehouse
+    out = [f"CREATE SCHEMA IF NOT EXISTS {schema}" for schema in schemas]
+    out += [sql for pub in pubs for sql in table_statements(pub, dialect)]
     if stamp is not None and pubs:
         lit = lambda v: _literal(v, dialect)  # noqa: E731
         rows = ", ".join(
