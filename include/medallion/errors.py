@@ -71,7 +71,7 @@ def step_errors(step: str, target: str, hint: str = "", kind: str = "") -> Itera
         raise StepError(f"{type(exc).__name__}: {exc}", step=step, target=target, hint=hint, kind=kind) from exc
 
 
-def run_step(step: str, target: str, hint: str, fn: Callable[[], T]) -> T:
+def run_step(step: str, target: str, hint: str, fn: Callable[[], T], kind: str = "") -> T:
     """``fn()`` under ``step_errors``: for one-line steps."""
-    with step_errors(step, target, hint):
+    with step_errors(step, target, hint, kind):
         return fn()

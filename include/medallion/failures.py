@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,8 @@ class FailureClass:
 class Catalog:
     classes: dict[str, FailureClass]
     expectation_hints: dict[str, str]
+    #: a step's party (``StepError.kind``) → its classes, told apart by message; the last is the fallback
+    families: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 class CatalogError(ValueError):
@@ -65,7 +67,12 @@ def load_catalog(path: Path = CATALOG) -> Catalog:
             layers=tuple(c.get("layers") or ()),
             patterns=tuple(re.compile(p, re.IGNORECASE) for p in c.get("patterns") or ()),
         )
-    return Catalog(classes, dict(raw.get("expectations") or {}))
+    families = {name: tuple(members) for name, members in (raw.get("families") or {}).items()}
+    for name, members in families.items():
+        unknown = [m for m in members if m not in classes]
+        if not members or unknown or name in classes:
+            raise CatalogError(f"{path}: family {name!r}: lists unknown classes {unknown} (or none, or is a class)")
+    return Catalog(classes, dict(raw.get("expectations") or {}), families)
 
 
 def exception_chain_text(exc: BaseException | None) -> str:
@@ -81,13 +88,18 @@ def exception_chain_text(exc: BaseException | None) -> str:
 def classify(exc: BaseException | None, layer: str | None, kind: str | None = None) -> FailureClass:
     """The catalog class for a failure in ``layer`` (bronze/silver/gold/None).
 
-    ``kind`` is a class already known from structured results (e.g. dbt's run_results.json).
+    ``kind`` is a class already known from structured results (e.g. dbt's run_results.json) or
+    carried by the exception (``StepError.kind``): a class, or the family of the step's party,
+    which only that party's classes can match. Message patterns alone are the last resort.
     """
     catalog = load_catalog()
     kind = kind or getattr(exc, "kind", "") or ("quality_gate_failed" if hasattr(exc, "report") else "")
     if kind in catalog.classes:
         return catalog.classes[kind]
     text = exception_chain_text(exc)
+    if kind in catalog.families:
+        members = [catalog.classes[name] for name in catalog.families[kind]]
+        return next((c for c in members if any(p.search(text) for p in c.patterns)), members[-1])
     for cls in catalog.classes.values():
         if cls.layers and layer not in cls.layers:
             continue

@@ -97,6 +97,6 @@ def s3_lake(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNamespace]:
     bucket = f"lake-{uuid.uuid4().hex[:12]}"  # moto keeps objects per process: a bucket per test
     client.create_bucket(Bucket=bucket)
     try:
-        yield SimpleNamespace(client=client, bucket=bucket, conn_id="aws_test", endpoint=endpoint)
+        yield SimpleNamespace(client=client, bucket=bucket, conn_id="aws_test", endpoint=endpoint, server=server)
     finally:
         server.stop()

@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from airflow.sdk.exceptions import AirflowFailException
 from pydantic import ValidationError
 
 from medallion.bronze.file_extract import glob_match
@@ -224,7 +225,7 @@ def test_no_matching_file_is_an_explicit_empty_extract(s3_lake, tmp_path: Path, 
 
 
 def test_no_matching_file_fails_by_default(s3_lake, orders_dir: Path) -> None:
-    with pytest.raises(StepError) as caught:
+    with pytest.raises(AirflowFailException) as caught:
         land(s3_lake, path=str(orders_dir), pattern="*.parquet")
     assert caught.value.kind == "empty_extract" and "returned no rows" in str(caught.value)
     assert keys(s3_lake) == []
@@ -233,15 +234,18 @@ def test_no_matching_file_fails_by_default(s3_lake, orders_dir: Path) -> None:
 def test_unparseable_file_names_the_step_and_the_file(s3_lake, orders_dir: Path) -> None:
     (orders_dir / "orders_c.csv").write_text("order_id;amount;sold_at;note\nnot-a-number;1;2026-11-20 10:00:00;x\n")
     bad = orders_dir / "orders_c.csv"
-    with pytest.raises(StepError, match=rf"^\[read source 'orders' \(local files\) {bad}\] ArrowInvalid: .*int64"):
+    with pytest.raises(
+        AirflowFailException, match=rf"^\[read source 'orders' \(local files\) {bad}\] ArrowInvalid: .*int64"
+    ) as caught:
         land(s3_lake, path=str(orders_dir), pattern="*.csv*", csv={"delimiter": ";"}, columns=ORDER_TYPES)
+    assert caught.value.kind == "source_file_unreadable"  # a bad file stays bad: not retried
     assert keys(s3_lake) == []  # nothing committed
 
 
 def test_files_that_disagree_on_columns_fail_naming_the_file(s3_lake, tmp_path: Path) -> None:
     (tmp_path / "1.csv").write_text("id,name\n1,a\n")
     (tmp_path / "2.csv").write_text("id,name,surprise\n2,b,c\n")
-    with pytest.raises(StepError, match=r"^\[read source 'orders' \(local files\) .*2\.csv\].*'surprise'"):
+    with pytest.raises(AirflowFailException, match=r"^\[read source 'orders' \(local files\) .*2\.csv\].*'surprise'"):
         land(s3_lake, path=str(tmp_path))
 
 

@@ -14,10 +14,10 @@ from urllib.parse import parse_qs, urlparse
 
 import pyarrow.parquet as pq
 import pytest
+from airflow.sdk.exceptions import AirflowFailException
 
 from medallion.bronze.http_extract import iter_pages, records_to_parquet
 from medallion.bronze.operator import LandHttpSourceOperator
-from medallion.errors import StepError
 from medallion.spec.models import Pagination
 
 ITEMS = [{"id": i, "name": f"item {i}", "price": i * 1.25} for i in range(1, 26)]  # 25 records
@@ -170,8 +170,11 @@ def test_operator_names_source_and_step_when_the_api_rejects_credentials(
         aws_conn_id="aws_x",
     )
     op._history = lambda *a: (None, None)  # no S3 needed: the extract step fails first
-    with pytest.raises(StepError, match=r"^\[extract source 'items' \(connection 'api_test'\) GET .*/paged\].*401"):
+    with pytest.raises(
+        AirflowFailException, match=r"^\[extract source 'items' \(connection 'api_test'\) GET .*/paged\].*401"
+    ) as caught:
         op.execute(context())
+    assert caught.value.kind == "source_auth_failed"  # the step's party is the source; 401 says which class
 
 
 def test_http_source_in_a_spec_builds_the_http_task(dag_with_customers_source) -> None:

@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from medallion import paths
 from medallion.bronze.sql_extract import ExtractResult
+from medallion.bronze.steps import LocalParquet, writing
 
 _SQL_TYPES: dict[str, pa.DataType] = {
     "boolean": pa.bool_(),
@@ -298,7 +299,7 @@ class ParquetSink:
         self.target, self.columns, self.batch_rows, self.compression = target, columns, batch_rows, compression
         self.schema: pa.Schema | None = None
         self.rows = 0
-        self._writer: pq.ParquetWriter | None = None
+        self._writer: LocalParquet | None = None
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
 
@@ -307,7 +308,7 @@ class ParquetSink:
             return
         if self.schema is None:
             self.schema = self._first_schema(batch.schema)
-            self._writer = pq.ParquetWriter(self.target, self.schema, compression=self.compression)
+            self._writer = LocalParquet(self.target, self.schema, compression=self.compression)
         self._pending.append(conform(batch, self.schema))
         self._pending_rows += batch.num_rows
         self.rows += batch.num_rows
@@ -324,7 +325,7 @@ class ParquetSink:
 
     def _flush(self) -> None:
         if self._pending and self._writer is not None:
-            self._writer.write_table(pa.Table.from_batches(self._pending), row_group_size=self.batch_rows)
+            self._writer.write(pa.Table.from_batches(self._pending), row_group_size=self.batch_rows)
         self._pending, self._pending_rows = [], 0
 
     def discard(self) -> None:
@@ -342,7 +343,8 @@ class ParquetSink:
                 self._writer.close()
         if self.schema is None:
             self.schema = pa.schema(self.columns.items())
-            pq.write_table(self.schema.empty_table(), self.target, compression=self.compression)
+            with writing(self.target):
+                pq.write_table(self.schema.empty_table(), self.target, compression=self.compression)
         return ExtractResult(self.target, self.rows, self.schema)
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from medallion.bronze.sql_extract import ExtractResult
+from medallion.bronze.steps import LocalParquet
 from medallion.spec.models import Pagination
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
@@ -91,7 +91,7 @@ def iter_pages(
 def records_to_parquet(
     pages: Iterator[list[dict[str, Any]]], target: Path, *, compression: str = "zstd"
 ) -> ExtractResult:
-    writer: pq.ParquetWriter | None = None
+    writer: LocalParquet | None = None
     schema: pa.Schema | None = None
     total = 0
     try:
@@ -100,13 +100,13 @@ def records_to_parquet(
                 continue
             if schema is None:
                 schema = pa.Table.from_pylist(records).schema
-                writer = pq.ParquetWriter(target, schema, compression=compression)
+                writer = LocalParquet(target, schema, compression=compression)
             assert writer is not None
-            writer.write_table(pa.Table.from_pylist(records, schema=schema))
+            writer.write(pa.Table.from_pylist(records, schema=schema))
             total += len(records)
         if writer is None:
             schema = pa.schema([])
-            writer = pq.ParquetWriter(target, schema, compression=compression)
+            writer = LocalParquet(target, schema, compression=compression)
     finally:
         if writer is not None:
             writer.close()

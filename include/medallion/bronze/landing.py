@@ -4,6 +4,8 @@ Protocol: upload data files under fresh, attempt-unique names; then write the ma
 S3 PUT, atomic for readers); then delete files of the partition the manifest does not list.
 Readers trust only the files a manifest lists, so a failure at any step leaves the previous
 committed state (or nothing) visible, and a re-run of the same date replaces the partition.
+Each file's size and S3 ETag are recorded so the bronze gate can tell, with one HEAD per file,
+that nothing was rewritten or truncated since (see ``quality.integrity``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,16 @@ from typing import Any
 
 import pyarrow as pa
 
+from medallion.bronze import steps
+from medallion.errors import run_step
 from medallion.layout import MANIFEST_NAME
+
+UPLOAD_HINT = "check the lake bucket exists and the aws_lake connection may write to it, then clear the task"
+COMMIT_HINT = (
+    "the files were uploaded but the manifest could not be written: readers still see the previous "
+    "partition (or none); clear the task once S3 answers"
+)
+CLEANUP_HINT = "the partition is committed; files of earlier attempts could not be removed: clear the task"
 
 
 @dataclass
@@ -26,6 +37,7 @@ class LandedFile:
     rows: int
     bytes: int
     sha256: str
+    etag: str = ""  # as S3 reported it after the upload; empty in manifests written before it was recorded
 
 
 @dataclass
@@ -79,25 +91,56 @@ def read_manifest(s3_hook: Any, bucket: str, partition_key: str) -> dict[str, An
     return json.loads(s3_hook.read_key(key, bucket_name=bucket))
 
 
+def upload_file(s3_hook: Any, bucket: str, key: str, path: Path) -> str:
+    """Upload one file and return its ETag; an object of another size than the file is an error."""
+    s3_hook.load_file(str(path), key=key, bucket_name=bucket, replace=True)
+    head = s3_hook.head_object(key, bucket_name=bucket)
+    size = path.stat().st_size
+    if head is None or int(head["ContentLength"]) != size:
+        landed = "nothing" if head is None else f"{head['ContentLength']} bytes"
+        raise OSError(f"s3://{bucket}/{key} holds {landed} after uploading {size} bytes")
+    return str(head.get("ETag", "")).strip('"')
+
+
 def commit_partition(
     s3_hook: Any, bucket: str, partition_key: str, local_files: list[tuple[Path, int]], manifest: Manifest
 ) -> Manifest:
-    """Upload files, write the manifest, then remove what the new manifest does not list."""
+    """Upload files, write the manifest, then remove what the new manifest does not list.
+
+    Each is a step on the lake (``upload``, ``commit manifest``, ``remove stale files``), so a
+    failure names the bucket and is classed as S3's, whatever its message says."""
     token = attempt_token()
+    where = steps.lake_target(bucket, partition_key, s3_hook.aws_conn_id)
     details = []
     for index, (path, rows) in enumerate(local_files):
         key = f"{partition_key}part-{token}-{index:05d}.parquet"
-        s3_hook.load_file(str(path), key=key, bucket_name=bucket, replace=True)
-        details.append(LandedFile(key, rows, path.stat().st_size, file_sha256(path)))
+        with steps.writing(path):  # the local file: its size and checksum
+            size, sha256 = path.stat().st_size, file_sha256(path)
+        etag = run_step(
+            "upload", where, UPLOAD_HINT, lambda k=key, p=path: upload_file(s3_hook, bucket, k, p), kind=steps.LAKE
+        )
+        details.append(LandedFile(key, rows, size, sha256, etag))
     manifest.file_details = details
     manifest.files = [f"s3://{bucket}/{d.key}" for d in details]
     manifest.bytes = sum(d.bytes for d in details)
     manifest.checksum = hashlib.sha256("".join(d.sha256 for d in details).encode()).hexdigest()
-    s3_hook.load_string(manifest.to_json(), key=partition_key + MANIFEST_NAME, bucket_name=bucket, replace=True)
+    run_step(
+        "commit manifest",
+        where,
+        COMMIT_HINT,
+        lambda: s3_hook.load_string(
+            manifest.to_json(), key=partition_key + MANIFEST_NAME, bucket_name=bucket, replace=True
+        ),
+        kind=steps.LAKE,
+    )
     keep = {d.key for d in details} | {partition_key + MANIFEST_NAME}
-    stale = [k for k in s3_hook.list_keys(bucket_name=bucket, prefix=partition_key) or [] if k not in keep]
-    if stale:
-        s3_hook.delete_objects(bucket=bucket, keys=stale)
+
+    def remove_stale() -> None:
+        stale = [k for k in s3_hook.list_keys(bucket_name=bucket, prefix=partition_key) or [] if k not in keep]
+        if stale:
+            s3_hook.delete_objects(bucket=bucket, keys=stale)
+
+    run_step("remove stale files", where, CLEANUP_HINT, remove_stale, kind=steps.LAKE)
     return manifest
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from medallion import connections
+from medallion.bronze import steps
 from medallion.errors import StepError, run_step
 from medallion.failures import RetryByClass
 from medallion.links import PARTITION_URL_KEY, BronzePartitionLink, browser_url, endpoint_of
@@ -65,8 +65,8 @@ class LandSourceOperator(RetryByClass, BaseOperator):
         target = self.target
         s3 = S3Hook(aws_conn_id=self.aws_conn_id)
         dest = f"s3://{self.bucket}/{self.partition_key}"
-        previous, before = self._history(s3, target, dest)
-        with tempfile.TemporaryDirectory(prefix="medallion-bronze-") as tmp:
+        previous, before = self._history(s3)
+        with steps.scratch_folder() as tmp:
             result, source, watermark = self.extract(Path(tmp) / "part.parquet", context, before)
             self.log.info("extracted %s rows from %s", f"{result.rows:,}", target)
             self._check_empty(result.rows, target)
@@ -89,12 +89,7 @@ class LandSourceOperator(RetryByClass, BaseOperator):
             manifest.schema_drift = schema_drift(previous and previous.get("schema"), manifest.schema)
             if manifest.schema_drift:
                 self.log.warning("schema drift in %s since the previous extract: %s", target, manifest.schema_drift)
-            manifest = run_step(
-                "upload",
-                f"{target} → {dest}",
-                "check the lake bucket exists and the aws_lake connection may write to it, then clear the task",
-                lambda: commit_partition(s3, self.bucket, self.partition_key, [(result.path, result.rows)], manifest),
-            )
+            manifest = commit_partition(s3, self.bucket, self.partition_key, [(result.path, result.rows)], manifest)
         self.log.info("committed %s (%s rows, %s bytes)", dest, manifest.row_count, manifest.bytes)
         context["ti"].xcom_push(key=PARTITION_URL_KEY, value=browser_url(dest, endpoint_of(self.aws_conn_id)))
         return {
@@ -109,7 +104,7 @@ class LandSourceOperator(RetryByClass, BaseOperator):
             "watermark": manifest.watermark,
         }
 
-    def _history(self, s3: Any, target: str, dest: str) -> tuple[dict | None, dict | None]:
+    def _history(self, s3: Any) -> tuple[dict | None, dict | None]:
         """(manifest to compare schemas with, manifest of the latest earlier partition)."""
         from medallion.bronze.landing import manifest_before, read_manifest
 
@@ -122,9 +117,10 @@ class LandSourceOperator(RetryByClass, BaseOperator):
 
         return run_step(
             "read previous manifest",
-            f"{target} → {dest}",
+            steps.lake_target(self.bucket, self.partition_key, self.aws_conn_id),
             "check the lake bucket exists and the aws_lake connection may read it",
             read,
+            kind=steps.LAKE,
         )
 
     def _connect(self, target: str, opener: Any) -> Any:
@@ -134,6 +130,7 @@ class LandSourceOperator(RetryByClass, BaseOperator):
             target,
             f"check that the source is reachable and the credentials of connection {self.conn_id!r} are valid",
             opener,
+            kind=steps.SOURCE,
         )
 
     def _check_empty(self, rows: int, target: str) -> None:
@@ -213,6 +210,7 @@ class LandSqlSourceOperator(LandSourceOperator):
                 self.target,
                 QUERY_HINT,
                 lambda: stream_query_to_parquet(conn, query, path, **self._write_options),
+                kind=steps.SOURCE_QUERY,
             )
         finally:
             conn.close()
@@ -225,7 +223,9 @@ class LandSqlSourceOperator(LandSourceOperator):
         self.log.info("extracting %s with DuckDB's postgres scanner", self.target)
         conn = self._connect(self.target, lambda: connection.get_hook().get_conn())
         try:
-            columns = run_step("extract", self.target, QUERY_HINT, lambda: pg_extract.describe(conn, query))
+            columns = run_step(
+                "extract", self.target, QUERY_HINT, lambda: pg_extract.describe(conn, query), kind=steps.SOURCE_QUERY
+            )
         finally:
             conn.close()
         duck = self._connect(self.target, lambda: pg_extract.open_duckdb(connection))
@@ -237,6 +237,7 @@ class LandSqlSourceOperator(LandSourceOperator):
                 lambda: pg_extract.copy_query_to_parquet(
                     duck, pg_extract.typed_query(query, columns), path, **self._write_options
                 ),
+                kind=steps.SOURCE_QUERY,
             )
         finally:
             duck.close()
@@ -271,7 +272,9 @@ class LandHttpSourceOperator(LandSourceOperator):
         from medallion.bronze.http_extract import iter_pages, records_to_parquet
 
         hook = HttpHook(method="GET", http_conn_id=self.conn_id)
-        session = run_step("connect", self.target, f"check connection {self.conn_id!r} (host, auth)", hook.get_conn)
+        session = run_step(
+            "connect", self.target, f"check connection {self.conn_id!r} (host, auth)", hook.get_conn, kind=steps.SOURCE
+        )
         url = hook.url_from_endpoint(self.endpoint)
         result = run_step(
             "extract",
@@ -282,6 +285,7 @@ class LandHttpSourceOperator(LandSourceOperator):
                 path,
                 compression=self.compression,
             ),
+            kind=steps.SOURCE_QUERY,
         )
         return result, {"endpoint": self.endpoint, "params": self.params}, {}
 
@@ -322,6 +326,7 @@ class LandFileSourceOperator(LandSourceOperator):
                 f"{self.target} {self.path} ({self.pattern})",
                 "check `path` and `pattern` in the spec, the server is reachable and the connection may list it",
                 lambda: store.list(self.path, self.pattern),
+                kind=steps.SOURCE_FILES,
             )
             if files:
                 size = sum(f.bytes for f in files)
@@ -335,6 +340,7 @@ class LandFileSourceOperator(LandSourceOperator):
                 "read": f"check the file is valid {self.format} (CSV: delimiter, header, quote options); "
                 "declare a column under `columns` when Arrow guesses its type wrong",
             }
+            kinds = {"download": steps.SOURCE_FILES, "read": steps.SOURCE_FILE}
             try:
                 records = fx.extract_files(
                     store,
@@ -342,7 +348,7 @@ class LandFileSourceOperator(LandSourceOperator):
                     sink,
                     fx.ReadOptions(self.format, declared, dict(self.csv)),
                     path.parent / "inputs",
-                    lambda step, uri, fn: run_step(step, f"{self.target} {uri}", hints[step], fn),
+                    lambda step, uri, fn: run_step(step, f"{self.target} {uri}", hints[step], fn, kind=kinds[step]),
                 )
             except BaseException:
                 sink.discard()

@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from medallion.bronze.sql_extract import ExtractResult
+from medallion.bronze.steps import writing
 
 ENGINE = "duckdb_postgres"
 ALIAS = "medallion_src"
@@ -177,11 +178,22 @@ def copy_query_to_parquet(
     compression: str = "zstd",
     track_max: str | None = None,
 ) -> ExtractResult:
-    """Run ``query`` on the attached PostgreSQL and stream its rows into ``target`` (parquet)."""
-    duck_con.execute(
-        f"COPY (SELECT * FROM postgres_query({_literal(ALIAS)}, {_literal(query)})) TO {_literal(str(target))} "
-        f"(FORMAT parquet, COMPRESSION {compression}, ROW_GROUP_SIZE {int(batch_rows)})"
-    )
+    """Run ``query`` on the attached PostgreSQL and stream its rows into ``target`` (parquet).
+
+    One statement reads and writes; DuckDB names the local file in the errors of writing it (a
+    full disk, a missing folder), which then fail as the ``write file`` step, not as the source's."""
+    import duckdb
+
+    try:
+        duck_con.execute(
+            f"COPY (SELECT * FROM postgres_query({_literal(ALIAS)}, {_literal(query)})) TO {_literal(str(target))} "
+            f"(FORMAT parquet, COMPRESSION {compression}, ROW_GROUP_SIZE {int(batch_rows)})"
+        )
+    except duckdb.IOException as exc:
+        if str(target) not in str(exc):
+            raise
+        with writing(target):
+            raise
     return parquet_result(target, track_max)
 
 

@@ -16,7 +16,8 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
+
+from medallion.bronze.steps import LocalParquet
 
 _PY_TO_ARROW: list[tuple[type, pa.DataType]] = [
     (bool, pa.bool_()),
@@ -98,14 +99,14 @@ def stream_query_to_parquet(
     compression: str = "zstd",
     track_max: str | None = None,
 ) -> ExtractResult:
-    """Run ``query`` on a DB-API connection and write every row to ``target``."""
+    """Run ``query`` on a DB-API connection and write every row to ``target`` (writes fail as their own step)."""
     cursor = streaming_cursor(conn)
     try:
         cursor.execute(query)
         batches = fetch_batches(cursor, batch_rows)
         first = next(batches, None)  # server-side cursors describe their columns only after a fetch
         columns = [d[0] for d in cursor.description or []]
-        writer: pq.ParquetWriter | None = None
+        writer: LocalParquet | None = None
         schema: pa.Schema | None = None
         total, high = 0, None
         if track_max is not None and track_max not in columns:
@@ -114,17 +115,17 @@ def stream_query_to_parquet(
             for rows in itertools.chain([first] if first else [], batches):
                 if schema is None:
                     schema = infer_schema(columns, rows)
-                    writer = pq.ParquetWriter(target, schema, compression=compression)
+                    writer = LocalParquet(target, schema, compression=compression)
                 assert writer is not None
                 batch = _to_batch(rows, schema)
-                writer.write_batch(batch)
+                writer.write(batch)
                 total += len(rows)
                 if track_max is not None:
                     batch_max = pc.max(batch.column(columns.index(track_max))).as_py()
                     high = batch_max if high is None or (batch_max is not None and batch_max > high) else high
             if schema is None:  # empty result: still a valid, typed (all-string) file
                 schema = pa.schema([pa.field(c, pa.string()) for c in columns])
-                writer = pq.ParquetWriter(target, schema, compression=compression)
+                writer = LocalParquet(target, schema, compression=compression)
         finally:
             if writer is not None:
                 writer.close()
