@@ -38,6 +38,17 @@ class ContractViolation(QualityGateFailed):
     kind = "contract_violation"
 
 
+class BronzeCorrupt(AirflowFailException):
+    """Files of a committed bronze partition changed after the commit: retrying the gate cannot
+    help, re-running the extract does (class ``bronze_corrupt``)."""
+
+    kind = "bronze_corrupt"
+
+    def __init__(self, message: str, *, target: str, hint: str):
+        super().__init__(message)
+        self.step, self.target, self.hint = "verify", target, hint
+
+
 class QualityGateOperator(RetryByClass, BaseOperator):
     """Run the layer's suites; critical → fail (no retry), warning → alert, error → retry."""
 
@@ -74,6 +85,8 @@ class QualityGateOperator(RetryByClass, BaseOperator):
 
         s3 = S3Hook(aws_conn_id=connections.LAKE_S3)
         ds = context["ds"]
+        if self.layer == "bronze":
+            self._verify_bronze(s3, ds)
         tables = []
         keep: dict[str, str] = {}  # silver table → predicate of the rows not quarantined
         for declared in self.checks:
@@ -228,23 +241,54 @@ class QualityGateOperator(RetryByClass, BaseOperator):
         )
         return result.published
 
-    def _target_and_query(self, check: TableCheck, ds: str, s3: Any, base_hook: Any) -> tuple[Any, str]:
+    def _bronze_manifest(self, s3: Any, dataset: str, ds: str) -> dict[str, Any]:
         from medallion import layout
         from medallion.bronze.landing import read_manifest
+
+        key = layout.bronze_partition_key(self.spec, dataset, ds)
+        manifest = read_manifest(s3, self.spec.lake.bucket, key)
+        if manifest is None:
+            raise StepError(
+                f"no committed manifest at s3://{self.spec.lake.bucket}/{key}",
+                step="validate",
+                target=f"bronze {dataset}",
+                hint="the bronze task did not commit this date; clear it first",
+                kind="gate_infra",
+            )
+        return manifest
+
+    def _verify_bronze(self, s3: Any, ds: str) -> None:
+        """Every file each source's manifest lists is still what its extract landed, checked before
+        anything (this gate's suites, the silver notebooks) reads it; see ``quality.integrity``."""
+        import re
+
+        from medallion import layout
+        from medallion.bronze.steps import LAKE
+        from medallion.quality.integrity import verify_partition
+
+        bucket = self.spec.lake.bucket
+        for source in self.spec.bronze.sources if self.spec.bronze else []:
+            manifest = self._bronze_manifest(s3, source.name, ds)
+            where = f"s3://{bucket}/{layout.bronze_partition_key(self.spec, source.name, ds)}"
+            with step_errors("verify", f"bronze {source.name} {where}", "S3 could not be read; the task retries", LAKE):
+                problems = verify_partition(s3, bucket, manifest)
+            if problems:
+                task = f"bronze.extract_{source.name}"
+                raise BronzeCorrupt(
+                    f"bronze partition {where} changed after its commit: " + "; ".join(problems),
+                    target=f"bronze {source.name}",
+                    hint=f"re-run the extract of {source.name!r} for {ds}, then this gate: airflow tasks clear "
+                    f"{self.spec.dag_id} --task-regex '^{re.escape(task)}$' -s {ds} -e {ds} "
+                    "--downstream --yes",
+                )
+            self.log.info("bronze %s: %d file(s) as committed (size, ETag)", source.name, len(manifest["files"]))
+
+    def _target_and_query(self, check: TableCheck, ds: str, s3: Any, base_hook: Any) -> tuple[Any, str]:
         from medallion.duck import S3Settings
         from medallion.quality.engine import duckdb_target, lakehouse_target
 
         if self.layer == "bronze":
-            key = layout.bronze_partition_key(self.spec, check.table, ds)
-            manifest = read_manifest(s3, self.spec.lake.bucket, key)
-            if manifest is None:
-                raise StepError(
-                    f"no committed manifest at s3://{self.spec.lake.bucket}/{key}",
-                    step="validate",
-                    target=f"bronze {check.table}",
-                    hint="the bronze task did not commit this date; clear it first",
-                    kind="gate_infra",
-                )
+            manifest = self._bronze_manifest(s3, check.table, ds)
             files = ", ".join("'" + f.replace("'", "''") + "'" for f in manifest["files"])
             s3_settings = S3Settings.from_connection(base_hook.get_connection(connections.LAKE_S3))
             return duckdb_target(":memory:", s3_settings), f"SELECT * FROM read_parquet([{files}])"
