@@ -144,6 +144,35 @@ def test_a_full_disk_on_the_worker_is_the_write_file_step(s3_lake, source) -> No
     assert s3_lake.client.list_objects_v2(Bucket=s3_lake.bucket).get("KeyCount") == 0  # nothing landed
 
 
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[object]:
+    """A real PostgreSQL with ~700 KB of random text, for the native (DuckDB) engine's write path."""
+    from medallion.local.postgres import PostgresServer, pg_bin
+
+    if pg_bin() is None:
+        pytest.skip("PostgreSQL binaries are not installed")
+    with PostgresServer() as server:
+        con = server.connect()
+        with con, con.cursor() as cur:
+            cur.execute(
+                "CREATE TABLE orders AS SELECT g AS order_id, md5(g::text) AS note FROM generate_series(1, 20000) g"
+            )
+        con.close()
+        yield server
+
+
+def test_a_full_disk_under_the_native_postgres_engine_is_the_write_file_step(
+    s3_lake, postgres, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB reads PostgreSQL and writes parquet in one statement; its write error still is the worker's."""
+    monkeypatch.setenv("AIRFLOW_CONN_SRC_TEST", json.dumps(postgres.connection_json()))
+    op = operator(s3_lake)
+    with file_size_limit(64 * 1024):
+        exc, alert = fail(op)
+    assert step_of(exc) == "write file" and alert.failure_class == "bronze_write_failed"
+    assert "IOException" in alert.text() and "File too large" in alert.text() and SOURCE_CONN not in alert.text()
+
+
 def test_a_missing_temporary_folder_is_the_write_file_step(
     s3_lake, source, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
