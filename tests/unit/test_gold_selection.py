@@ -163,3 +163,26 @@ def test_validate_and_loader_reject_a_selection_that_builds_nothing(
     models = {uid.rsplit(".", 1)[1] for uid in rendered_models(dags["tpch_orders"].tasks)}
     assert models == ALL_TPCH
     assert "| `gold.revenue` | dbt model `revenue` |" in dags["tpch_orders"].doc_md
+
+
+def test_answers_are_kept_per_manifest_version_so_validate_skips_cosmos(dbt_project: Path) -> None:
+    import json
+    import os
+
+    cache = dbt_project / "target" / "medallion_selection.json"
+    first = select_gold(dbt_project, ["tag:nightly"], ["revenue"])
+    assert json.dumps([["tag:nightly"], ["revenue"]]) in json.loads(cache.read_text())["answers"]
+    probe = (
+        "import sys; from pathlib import Path; from medallion.gold.selection import select_gold; "
+        f"s = select_gold(Path({str(dbt_project)!r}), ['tag:nightly'], ['revenue']); "
+        "print([m.name for m in s.models], 'airflow' in sys.modules, 'cosmos' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.split("\n")[-2] == "['orders_summary'] False False"  # answered from the cache, no cosmos import
+    assert [m.name for m in first.models] == ["orders_summary"]
+
+    manifest = dbt_project / "target" / "manifest.json"
+    stat = manifest.stat()
+    os.utime(manifest, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # a rebuilt manifest
+    assert select_gold(dbt_project, ["tag:nightly"], ["revenue"]) == first
+    assert json.loads(cache.read_text())["version"].startswith(f"{stat.st_mtime_ns + 1_000_000}:")

@@ -8,8 +8,10 @@ zero tasks). The manifest is decoded once per process and manifest version (path
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -64,8 +66,74 @@ def select_gold(project_dir: Path, select: Sequence[str], exclude: Sequence[str]
     Each select item must match a node on its own (a typo next to a good selector would otherwise
     vanish silently), and the whole selection must leave at least one model; an exclude item that
     matches nothing is reported too. Raises ``ManifestMissing`` when there is no manifest.
+
+    Answers are kept in ``target/medallion_selection.json`` per manifest version (mtime, size) and
+    cosmos version, so `validate` imports Airflow and cosmos (seconds) only for a selection it has
+    not resolved yet; the loader still compares every built gold group with it (``check_rendered``).
     """
-    nodes = _nodes(project_dir.resolve())  # imports airflow before cosmos (cosmos needs that order)
+    project_dir = project_dir.resolve()
+    manifest = manifest_path(project_dir)
+    try:
+        stat = manifest.stat()
+    except FileNotFoundError:
+        raise ManifestMissing(f"dbt manifest {manifest} is missing") from None
+    version = f"{stat.st_mtime_ns}:{stat.st_size}:{_cosmos_version()}"
+    key = json.dumps([list(select), list(exclude)])
+    cache_file = manifest.with_name(_CACHE_NAME)
+    cached = _read_cache(cache_file, version)
+    if key in cached:
+        return _decode(cached[key])
+    selection = _resolve(project_dir, select, exclude)
+    _write_cache(cache_file, version, {**cached, key: _encode(selection)})
+    return selection
+
+
+_CACHE_NAME = "medallion_selection.json"
+
+
+def _cosmos_version() -> str:
+    from importlib.metadata import version
+
+    return version("astronomer-cosmos")
+
+
+def _read_cache(path: Path, version: str) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data.get("answers", {}) if isinstance(data, dict) and data.get("version") == version else {}
+
+
+def _write_cache(path: Path, version: str, answers: dict[str, Any]) -> None:
+    """Best effort and atomic: a read-only project (an image) just resolves again next time."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    try:
+        tmp.write_text(json.dumps({"version": version, "answers": answers}), encoding="utf-8")
+        tmp.replace(path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
+def _encode(selection: GoldSelection) -> dict[str, Any]:
+    return {
+        "models": [asdict(m) for m in selection.models],
+        "item_matches": [sorted(ids) for ids in selection.item_matches],
+        "problems": [asdict(p) for p in selection.problems],
+    }
+
+
+def _decode(data: dict[str, Any]) -> GoldSelection:
+    return GoldSelection(
+        tuple(GoldModel(**{**m, "depends_on": tuple(m["depends_on"])}) for m in data["models"]),
+        tuple(frozenset(ids) for ids in data["item_matches"]),
+        tuple(SelectionProblem(**p) for p in data["problems"]),
+    )
+
+
+def _resolve(project_dir: Path, select: Sequence[str], exclude: Sequence[str]) -> GoldSelection:
+    """cosmos's answer: ``select_nodes`` per item (to locate problems) and for the whole selection."""
+    nodes = _nodes(project_dir)  # imports airflow before cosmos (cosmos needs that order)
     from cosmos.dbt.selector import select_nodes
     from cosmos.exceptions import CosmosValueError
 
