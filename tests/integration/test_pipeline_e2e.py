@@ -191,5 +191,8 @@ def test_notebook_exception_alerts_with_the_error_and_the_run_page(runtime, clea
     ]
     assert alerts, "no Databricks alert"
     assert "Layer / task: silver / silver.customers" in alerts[-1]
+    # a value that cannot be cast fails the same way on every try: one try, one Databricks job run
+    assert "Attempt: try 1 of 3" in alerts[-1]
+    assert "Retry: none: databricks_notebook_exception is not retried" in alerts[-1]
     assert 'invalid date field format: "soon"' in alerts[-1]
     assert f"Databricks run page: http://127.0.0.1:{state['databricks_port']}/#job/" in alerts[-1]
