@@ -19,11 +19,11 @@ class LogNoise:
     """One message from one logger that says nothing a person reading a task log can act on."""
 
     logger: str
-    message: str  # regular expression, matched against the start of the formatted message
+    message: str  # regular expression, searched in the formatted message (cosmos may prefix its own tag)
     why: str
 
     def matches(self, record: logging.LogRecord) -> bool:
-        return re.match(self.message, record.getMessage()) is not None
+        return re.search(self.message, record.getMessage()) is not None
 
 
 @dataclass(frozen=True)
