@@ -186,7 +186,7 @@ def file_source(path: str, extra: str = "") -> str:
             SQL_FILE_SOURCE,
             file_source("data/in/", "      columns: {'id; drop table x': bigint}\n"),
             "bronze.sources[1].columns.id; drop table x",
-            "should match pattern",
+            "is not a column name",
             "a column name",
         ),
         (
@@ -195,7 +195,7 @@ def file_source(path: str, extra: str = "") -> str:
             '          column: "order_id) OR 1=1 --"\n        - type: expect_column_values_to_not_be_null\n'
             "          column: customer_id",
             "quality.bronze[0].expectations[1].column",
-            "should match pattern",
+            "is not a column name",
             "a column name",
         ),
         (
@@ -209,7 +209,7 @@ def file_source(path: str, extra: str = "") -> str:
             "    primary_key: [order_id]",
             "    primary_key: ['order_id, 1']",
             "contracts[0].primary_key[0]",
-            "should match pattern",
+            "is not a column name",
             "a column name",
         ),
     ],

@@ -329,7 +329,10 @@ def _explain(err: dict[str, Any], path: PathKey, doc: MergedDoc) -> tuple[str, s
     if kind.startswith("date") or kind.startswith("datetime"):
         return f"{err.get('input')!r} is not a date", "write an absolute date such as 2026-01-31"
     if kind == "string_pattern_mismatch":
-        return err["msg"], _pattern_hint(str(ctx.get("pattern", "")))
+        pattern = str(ctx.get("pattern", ""))
+        if "A-Za-z_" in pattern:  # ColumnName: say what the value is not, rather than quote the regex
+            return f"{err.get('input')!r} is not a column name", _pattern_hint(pattern)
+        return err["msg"], _pattern_hint(pattern)
     if kind == "value_error":
         return str(ctx.get("error", err["msg"])), "fix the value as the message says"
     return err["msg"], _type_hint(kind)

@@ -37,6 +37,9 @@ def _type(prop: dict[str, Any]) -> str:
         return f"list of {_type(prop.get('items', {}))}"
     if kind == "object" and isinstance(prop.get("additionalProperties"), dict):
         return f"map of {_type(prop['additionalProperties'])}"
+    if kind == "object" and len(prop.get("patternProperties") or {}) == 1:  # keys with a grammar (column names)
+        ((keys, values),) = prop["patternProperties"].items()
+        return f"map of {_type(values)}, keys match `{keys}`"
     return f"`{kind}`" if isinstance(kind, str) else " \\| ".join(f"`{k}`" for k in kind)
 
 
