@@ -9,6 +9,7 @@ function for both layers) with the run's provenance; a failure anywhere leaves `
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from medallion import layout, paths
@@ -104,4 +105,48 @@ def rejected_note(spec: PipelineSpec, layer: str, ds: str, published: list[Any])
     ]
     staged = [staged_relation(spec, layer, t, ds_nodash) for t in tables]
     lines.append("the rejected data (if it was written) can be inspected in " + ", ".join(staged))
+    return lines
+
+
+def table_checksums(lakehouse: str | Path, tables: list[str]) -> dict[str, tuple[int, int] | None]:
+    """Rows and an order-independent hash of all rows, per table (None if missing): proof a run changed nothing."""
+    from medallion import duck
+
+    out: dict[str, tuple[int, int] | None] = {}
+    con = duck.connect(lakehouse, read_only=True)
+    try:
+        for table in tables:
+            try:
+                row = con.execute(f"SELECT count(*), coalesce(sum(hash(t)), 0) FROM {table} t").fetchone()
+                out[table] = (int(row[0]), int(row[1]))
+            except Exception:  # not published yet
+                out[table] = None
+    finally:
+        con.close()
+    return out
+
+
+def doc_lines(spec: PipelineSpec) -> list[str]:
+    """The DAG docs' section on how this pipeline publishes and where each version's origin is recorded."""
+    if not (spec.silver or spec.gold):
+        return []
+    semantics = spec.load.semantics
+    rule = (
+        "the latest logical date wins: an older run does not publish unless triggered with the `backfill` param"
+        if semantics == "snapshot"
+        else "tables in `load.merge` merge by key where the version column is newer, so any date order converges"
+    )
+    lines = ["", "## Publishing (write → audit → publish)", "", f"- **Load semantics:** {semantics}: {rule}"]
+    if spec.silver:
+        staged = f"{layout.STAGING_SCHEMA}.{spec.id}__<table>"
+        lines.append(f"- **silver**: notebooks write `{staged}`; the silver gate audits and publishes it")
+    if spec.gold:
+        lines.append(
+            f"- **gold**: dbt builds in `{layout.gold_staging_schema(spec, '<yyyymmdd>')}`; dbt tests, unit tests and "
+            "the gold gate read it there, and the gold gate publishes every table in one step"
+        )
+    lines.append(
+        f"- **Published versions** (logical date and run of each table's current version): "
+        f"`SELECT * FROM {layout.PUBLISHED_VERSIONS} WHERE pipeline = '{spec.id}' ORDER BY published_at DESC`"
+    )
     return lines

@@ -9,6 +9,7 @@ from medallion import layout
 from medallion.alerts.runbook import runbook_link
 from medallion.errors import Problem
 from medallion.spec.models import PipelineSpec
+from medallion.wap import doc_lines
 
 
 def render_dag_doc(
@@ -47,6 +48,7 @@ def render_dag_doc(
             lines.append(f"- exclude: `{' '.join(spec.gold.exclude)}`")
         lines += _gold_models(spec, table_owners or {})
     lines += _owned_tables(spec)
+    lines += doc_lines(spec)
     lines += ["", "## Quality gates", ""]
     for layer in ("bronze", "silver", "gold"):
         for check in getattr(spec.quality, layer):
