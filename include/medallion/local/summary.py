@@ -120,11 +120,15 @@ def captured_alerts(state_dir: Path, pipeline: str) -> list[CapturedAlert]:
     return sorted(found, key=lambda a: a.received_at)
 
 
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
 def alert_for(alerts: list[CapturedAlert], task: str, ds: str, since: dt.datetime) -> tuple[list[CapturedAlert], bool]:
     """The alerts (one per channel) this run's failed ``task`` sent (fresh=True), else the earlier one for the
     same task and date that deduplication kept from being repeated (fresh=False)."""
     same = [a for a in alerts if a.task == task and a.logical_date in ("", ds)]
-    fresh = [a for a in same if a.received_at and dt.datetime.fromisoformat(a.received_at) >= since]
+    fresh = [a for a in same if a.received_at and _utc(dt.datetime.fromisoformat(a.received_at)) >= _utc(since)]
     if fresh:
         return fresh, True
     return same[-1:], False
