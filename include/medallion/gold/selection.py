@@ -80,15 +80,17 @@ def select_gold(project_dir: Path, select: Sequence[str], exclude: Sequence[str]
     version = f"{stat.st_mtime_ns}:{stat.st_size}:{_cosmos_version()}"
     key = json.dumps([list(select), list(exclude)])
     cache_file = manifest.with_name(_CACHE_NAME)
-    cached = _read_cache(cache_file, version)
-    if key in cached:
-        return _decode(cached[key])
-    selection = _resolve(project_dir, select, exclude)
-    _write_cache(cache_file, version, {**cached, key: _encode(selection)})
-    return selection
+    answers = _ANSWERS.get((cache_file, version))
+    if answers is None:  # the file is read once per process and manifest version
+        answers = _ANSWERS[(cache_file, version)] = _read_cache(cache_file, version)
+    if key not in answers:
+        answers[key] = _encode(_resolve(project_dir, select, exclude))
+        _write_cache(cache_file, version, answers)
+    return _decode(answers[key])
 
 
 _CACHE_NAME = "medallion_selection.json"
+_ANSWERS: dict[tuple[Path, str], dict[str, Any]] = {}
 
 
 def _cosmos_version() -> str:
