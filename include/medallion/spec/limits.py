@@ -105,7 +105,7 @@ def _too_large(size: int, head: bytes, limits: SpecLimits) -> LimitExceeded:
         "a spec describes one pipeline in a few KB: keep data (value lists, SQL) in the source system, "
         f"a dbt seed or a file the pipeline reads; a deployment can raise the limit with {ENV['max_bytes']}",
         head.count(b"\n") + 1,
-        len(head) - (head.rfind(b"\n") + 1) + 1,
+        len(head[head.rfind(b"\n") + 1 :].decode("utf-8", errors="replace")) + 1,  # characters, not bytes
     )
 
 
