@@ -279,6 +279,7 @@ def wap_runtime(tmp_path_factory: pytest.TempPathFactory):
             yield state, configs, db
     finally:
         services.stop_background()
+        lake_sql(db, "DELETE FROM ops.published_versions WHERE pipeline = 'sales_gold_wap'")  # frees the dates
 
 
 @pytest.mark.slow

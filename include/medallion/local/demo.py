@@ -30,6 +30,12 @@ def say(message: str) -> None:
     print(message, flush=True)
 
 
+def shown(path: Path) -> str:
+    """``path`` relative to the project when it is inside it (state may live elsewhere: MEDALLION_LOCAL_DIR)."""
+    root = paths.project_root()
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
 def local_services() -> Any:
     """The running local runtime (`medallion local up`), or one started for the block and stopped after it."""
     from medallion.local import services
@@ -125,11 +131,7 @@ def logged_run(pipeline: str, ds: str, label: str) -> Any:
     started = time.monotonic()
     with output_to(log_file):
         result = run_pipeline(pipeline, ds)
-    say(
-        f"  ({time.monotonic() - started:.0f}s; Airflow task logs: {log_file.relative_to(paths.project_root())})"
-        if log_file.is_relative_to(paths.project_root())
-        else f"  (Airflow task logs: {log_file})"
-    )
+    say(f"  ({time.monotonic() - started:.0f}s; Airflow task logs: {shown(log_file)})")
     return result
 
 
@@ -144,6 +146,7 @@ class FailureScenario:
     alert_class: str  # the class of the Slack alert it must produce
     expect_in_alert: tuple[str, ...]
     note: str = ""
+    unchanged: tuple[str, ...] = ()  # published tables whose row checksums must be the same after the run
 
 
 def failure_scenarios() -> list[FailureScenario]:
@@ -158,7 +161,13 @@ def failure_scenarios() -> list[FailureScenario]:
             failed_task="gold.daily_revenue.test",
             not_run="gold_gate",
             alert_class="dbt_test_failure",
-            expect_in_alert=("non_negative_daily_revenue_revenue", "failing row(s)", "compiled SQL"),
+            expect_in_alert=(
+                "non_negative_daily_revenue_revenue",
+                "failing row(s)",
+                "compiled SQL",
+                "readers still see the last good version",
+            ),
+            unchanged=("gold.daily_revenue", "gold.customer_lifetime_value"),
         ),
         FailureScenario(
             "orders with negative prices and an unknown status",
@@ -168,6 +177,7 @@ def failure_scenarios() -> list[FailureScenario]:
             alert_class="quality_gate_failed",
             expect_in_alert=("expect_column_values_to_be_between", "unit_price"),
             note="silver tables kept their last good version; the rejected data stays in staging.* for inspection",
+            unchanged=("silver.orders", "gold.daily_revenue"),
         ),
         FailureScenario(
             "a customer whose signup date is 'soon' breaks the customers notebook",
@@ -215,17 +225,34 @@ def clear_alert_state(state: dict[str, Any]) -> int:
     return len(keys)
 
 
+def show_unchanged(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Print each published table's row checksum before and after the failed run; True if none changed."""
+    ok = True
+    for table, was in before.items():
+        same = was is not None and after.get(table) == was
+        ok = ok and same
+        rows = f"{was[0]:,} rows, checksum {was[1] & 0xFFFFFFFF:08x}" if was else "missing"
+        say(
+            f"  ✔ {table} unchanged after the failed run ({rows}): the last good version is still published"
+            if same
+            else f"  ✗ {table} changed although the run failed: {was} → {after.get(table)}"
+        )
+    return ok
+
+
 def run_failure(number: int, scenario: FailureScenario, shop: Path, state: dict[str, Any]) -> bool:
     """Inject, re-run, check the expected task failed and nothing downstream ran, show the alert."""
     from medallion.local.slack_server import read_messages
+    from medallion.wap import table_checksums
 
     say(f"\n▶ run {number}: {scenario.label} ({scenario.inject(shop)}); re-running …")
     since = dt.datetime.now(dt.UTC)
+    before = table_checksums(state["lakehouse"], list(scenario.unchanged))
     result = logged_run(DEMO_PIPELINE, DEMO_DATE, f"run{number}-{scenario.alert_class}")
     print_summary(result, state["lakehouse"], state_dir=Path(state["state_dir"]), since=since)
     if scenario.note:
         say(f"  {scenario.note}")
-    ok = True
+    ok = show_unchanged(before, table_checksums(state["lakehouse"], list(scenario.unchanged)))
     downstream_ran = any(t.startswith(scenario.not_run) and s == "success" for t, s in result.tasks.items())
     if result.tasks.get(scenario.failed_task) != "failed" or downstream_ran:
         ok = False
@@ -257,7 +284,7 @@ def demo() -> int:
         stats = generate_shop(shop, last_day=dt.date.fromisoformat(DEMO_DATE))
         say(
             f"▶ shop database: {stats.orders:,} orders ({stats.order_rows:,} rows with late updates and "
-            f"duplicates), {stats.customers:,} customers → {shop.relative_to(paths.project_root())}"
+            f"duplicates), {stats.customers:,} customers → {shown(shop)}"
         )
         slack_dir, mail_dir = Path(state["state_dir"]) / "slack", Path(state["state_dir"]) / "mail"
         clear_messages(slack_dir)
