@@ -41,6 +41,11 @@ def test_every_class_declares_its_retry_policy() -> None:
         ("Task failed. Final state FAILED. Reason: ConversionException: Could not convert 'soon'", "silver", False),
         ("Databricks job failed with state INTERNAL_ERROR. Message: Cluster c-1 terminated.", "silver", True),
         ("API requests to Databricks failed 3 times. Giving up.", "silver", True),
+        (
+            'Databricks job failed with state INTERNAL_ERROR. Message: Unable to access the notebook "/x"',
+            "silver",
+            False,
+        ),
         ("Catalog Error: Table with name orders does not exist!", "gold", False),
         ("something nobody has seen before", None, True),
     ],
