@@ -300,7 +300,6 @@ class QualityGateOperator(RetryByClass, BaseOperator):
         table = wap.staged_relation(self.spec, self.layer, check.table, ds.replace("-", "")) if staged else check.table
         return target, f"SELECT * FROM {table}"
 
-
     def _history(self, s3: Any, ds: str, table: str) -> list[int]:
         """Row counts of ``table`` in this layer's reports of earlier dates, oldest first."""
         from medallion import layout
