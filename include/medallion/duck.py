@@ -150,3 +150,10 @@ def _connect_waiting(database: str, read_only: bool, wait: float | None = None) 
                 warned = True
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+
+def wait_until_free(database: str | Path) -> None:
+    """Wait (as ``connect`` does) until no other process holds the file, for a client that opens it itself
+    (GE's SQLAlchemy engine); a writer that takes it in between fails that client, whose task retries."""
+    if str(database) != ":memory:" and Path(database).exists():
+        connect(database).close()

@@ -184,6 +184,21 @@ def test_a_writer_waits_for_the_lakehouse_lock_instead_of_failing(tmp_path: Path
     assert "is locked by another writer" in caplog.text
 
 
+def test_the_gate_engine_waits_for_the_lock_before_ge_opens_the_file(tmp_path: Path) -> None:
+    """GE opens the lakehouse through its own SQLAlchemy engine: the target waits until the file is free."""
+    from medallion.quality.engine import lakehouse_target
+
+    db = tmp_path / "lh.duckdb"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(db), "3"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        target = lakehouse_target(lakehouse(db))
+        assert time.monotonic() - started > 1.0 and target.kind == "duckdb"
+    finally:
+        holder.wait(timeout=30)
+
+
 def test_a_lock_held_too_long_fails_with_what_to_do(tmp_path: Path) -> None:
     db = tmp_path / "lh.duckdb"
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(db), "5"], stdout=subprocess.PIPE, text=True)

@@ -128,7 +128,9 @@ def lakehouse_target(conn: Any) -> SqlTarget:
     if conn.conn_type == "duckdb":
         from medallion import paths
 
-        return duckdb_target(str(paths.resolve(conn.host)))
+        database = str(paths.resolve(conn.host))
+        duck.wait_until_free(database)  # GE's own connection would fail on another local writer's lock
+        return duckdb_target(database)
     if conn.conn_type == "databricks":
         from urllib.parse import quote
 
