@@ -77,7 +77,7 @@ def select_gold(project_dir: Path, select: Sequence[str], exclude: Sequence[str]
         stat = manifest.stat()
     except FileNotFoundError:
         raise ManifestMissing(f"dbt manifest {manifest} is missing") from None
-    version = f"{stat.st_mtime_ns}:{stat.st_size}:{_cosmos_version()}"
+    version = f"{stat.st_mtime_ns}:{stat.st_size}:{_cosmos_version()}:{_CACHE_FORMAT}"
     key = json.dumps([list(select), list(exclude)])
     cache_file = manifest.with_name(_CACHE_NAME)
     answers = _ANSWERS.get((cache_file, version))
@@ -90,6 +90,7 @@ def select_gold(project_dir: Path, select: Sequence[str], exclude: Sequence[str]
 
 
 _CACHE_NAME = "medallion_selection.json"
+_CACHE_FORMAT = 1  # bump when what select_gold answers changes, so older answers are not reused
 _ANSWERS: dict[tuple[Path, str], dict[str, Any]] = {}
 
 
