@@ -42,6 +42,12 @@ LOG_NOISE: tuple[LogNoise, ...] = (
         "cosmos asks for the OpenLineage provider at import; whether we emit lineage is issue #16's decision",
     ),
     LogNoise(
+        "airflow.sdk.definitions.dag",
+        r"No tasks to run\. unrunnable tasks:",
+        "dag.test() (local runs only) repeats it every second while a task waits for its retry or sits behind "
+        "a failed upstream, with every task instance's repr; the run summary names failed and skipped tasks",
+    ),
+    LogNoise(
         "airflow.sdk._shared.configuration.parser",
         r"section/key \[openlineage/namespace\] not found in config",
         "cosmos reads [openlineage] namespace at import; the section exists only with the OpenLineage provider",

@@ -27,7 +27,7 @@ class _Collect(logging.Handler):
 def collected() -> list[str]:
     """Messages that reach handlers of the two noisy loggers (after their filters)."""
     handler = _Collect()
-    names = ("cosmos.operators.local", "airflow.sdk._shared.configuration.parser")
+    names = ("cosmos.operators.local", "airflow.sdk._shared.configuration.parser", "airflow.sdk.definitions.dag")
     for name in names:
         logging.getLogger(name).addHandler(handler)
     try:
@@ -47,7 +47,14 @@ def test_the_listed_messages_are_dropped_and_the_rest_of_those_loggers_kept(coll
     cosmos.warning("dbt command failed: %s", "boom")
     parser.warning("section/key [%s/%s] not found in config", "openlineage", "namespace")
     parser.warning("section/key [%s/%s] not found in config", "core", "dags_folder")
-    assert collected == ["dbt command failed: boom", "section/key [core/dags_folder] not found in config"]
+    dag_test = logging.getLogger("airflow.sdk.definitions.dag")
+    dag_test.warning("No tasks to run. unrunnable tasks: %s", {"<TaskInstance: sales_orders.gold_gate>"})
+    dag_test.warning("Dag %s not found", "sales_orders")
+    assert collected == [
+        "dbt command failed: boom",
+        "section/key [core/dags_folder] not found in config",
+        "Dag sales_orders not found",
+    ]
 
 
 def test_the_deprecation_is_ignored_only_where_the_provider_raises_it() -> None:
