@@ -277,6 +277,25 @@ def _last_line(log_file: Path) -> str:
     return f"{lines[-1].strip()} (see {log_file})" if lines else f"see {log_file}"
 
 
+def _gone(pid: int) -> bool:
+    """True once ``pid`` has exited and let go of its ports (our own child is reaped, not left a zombie)."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0]:
+            return True
+    except ChildProcessError:  # not our child
+        pass
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in {"Z", "X"}
+    except FileNotFoundError:
+        return True
+    except (OSError, IndexError):  # no /proc: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+
 def stop_background(timeout: float = 8) -> bool:
     """Stop the process recorded in the state file; True if one was running."""
     state_file = _state_file()
@@ -284,18 +303,20 @@ def stop_background(timeout: float = 8) -> bool:
         return False
     pid = json.loads(state_file.read_text(encoding="utf-8"))["pid"]
     state_file.unlink()
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
+    if not _is_runtime(pid):  # gone, or a recycled pid that is not ours to stop
         return False
+    os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if _gone(pid):
             return True
         time.sleep(0.1)
-    os.kill(pid, signal.SIGKILL)
+    if not _gone(pid):
+        os.kill(pid, signal.SIGKILL)
+        for _ in range(50):
+            if _gone(pid):
+                break
+            time.sleep(0.1)
     return True
 
 

@@ -222,7 +222,7 @@ def summary_lines(
         if alert is None:
             why = "no alert captured (see the task log)"
         elif fresh:
-            channels = " and ".join(sorted({a.channel for a in found}, reverse=True))  # Slack, e-mail
+            channels = " and ".join(c for c in ("Slack", "e-mail") if any(a.channel == c for a in found))
             why = f"alert {alert.failure_class} ({alert.title}) sent to {channels}"
         else:
             why = f"alert {alert.failure_class} ({alert.title}): already sent at {alert.received_at[:19]}, not repeated"
