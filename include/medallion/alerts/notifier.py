@@ -539,4 +539,3 @@ def wap_details(spec: PipelineSpec, layer: str | None, context: Any) -> list[str
         log.warning("could not read the published versions for the alert", exc_info=True)
         published = []
     return wap.rejected_note(spec, layer, str(context.get("ds")), published)
-
