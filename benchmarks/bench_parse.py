@@ -35,14 +35,46 @@ DF_ROUNDS = 2
 DAG_FACTORY = "dag-factory==1.1.0"
 
 
+GOLD_MODELS = ("daily_revenue", "customer_lifetime_value")
+TABLES = ("silver.orders", "silver.customers", "gold.daily_revenue")
+
+
 def generate_specs(target: Path, n: int) -> Path:
-    """N specs of the example's shape (two sources, two notebooks, dbt gold, three gates)."""
+    """N specs of the example's shape (two sources, two notebooks, dbt gold, three gates).
+
+    Every table has one producing pipeline (validate rejects a second), so copy ``i`` writes its own
+    tables (``silver.orders_p0007``…) and builds its own two gold models from its own dbt project
+    (``bench_dbt_project``): each DAG still decodes a manifest of the example's size, as before.
+    """
     shutil.copytree(ROOT / "dag_configs", target, ignore=shutil.ignore_patterns("marketing"))
     template = (target / "sales/orders.yaml").read_text()
     (target / "sales/orders.yaml").unlink()
+    select = 'select: ["path:models/sales"]'
+    assert select in template and all(t in template for t in TABLES), "the example spec changed"
     for i in range(n):
-        (target / "sales" / f"orders_{i:04d}.yaml").write_text(template)
+        suffix = f"p{i:04d}"
+        text = template.replace(select, f"{select}\n  project_dir: {bench_dbt_project(suffix)}")
+        for table in TABLES:
+            text = text.replace(table, f"{table}_{suffix}")
+        (target / "sales" / f"orders_{i:04d}.yaml").write_text(text)
     return target
+
+
+def bench_dbt_project(suffix: str) -> str:
+    """The example's dbt project as its manifest only, gold models renamed ``<model>_<suffix>`` (a
+    repository path under .local/bench/dbt/). Task rendering reads nothing but the manifest."""
+    project = ROOT / ".local/bench/dbt" / suffix
+    manifest = project / "target/manifest.json"
+    source = ROOT / "dbt_project/target/manifest.json"
+    if not manifest.is_file() or manifest.stat().st_mtime < source.stat().st_mtime:
+        text = source.read_text(encoding="utf-8")
+        for model in GOLD_MODELS:
+            text = text.replace(model, f"{model}_{suffix}")
+        manifest.parent.mkdir(parents=True, exist_ok=True)
+        (project / "models").mkdir(exist_ok=True)  # cosmos checks the folder exists
+        shutil.copy(ROOT / "dbt_project/dbt_project.yml", project / "dbt_project.yml")
+        manifest.write_text(text, encoding="utf-8")
+    return str(project.relative_to(ROOT))
 
 
 def handwritten(specs: list) -> dict:
@@ -61,8 +93,8 @@ def handwritten(specs: list) -> dict:
     from medallion.silver.preflight import NotebookLintOperator
 
     dags = {}
-    dbt_dir = ROOT / "dbt_project"
     for spec in specs:
+        dbt_dir = ROOT / spec.gold.project_dir
         with DAG(
             dag_id=spec.id,
             schedule="@daily",
@@ -230,7 +262,7 @@ def dag_factory_config(spec, gold_models: list[str]) -> dict:
         profile_mapping={"__type__": path(LakehouseProfileMapping), "__args__": ["lakehouse"]},
     )
     dbt_common = {
-        "project_dir": str(ROOT / "dbt_project"),
+        "project_dir": str(ROOT / spec.gold.project_dir),
         "profile_config": profile,
         "install_deps": False,
         "invocation_mode": {"__type__": path(InvocationMode), "__args__": ["dbt_runner"]},
@@ -272,6 +304,7 @@ def dag_factory_config(spec, gold_models: list[str]) -> dict:
         "dependencies": ["silver_gate"],
         **dbt_common,
     }
+    gold_models = [f"{m}_{Path(spec.gold.project_dir).name}" for m in gold_models]  # this copy's models
     for model in gold_models:
         tasks[f"{model}_run"] = {
             "operator": path(DbtRunLocalOperator),
@@ -343,7 +376,9 @@ def main() -> None:
         specs = [i.spec for i in project_module.load_project(configs, connections=None).valid.values()]
         install_dag_factory()
         first = load_dags(configs)[specs[0].id]
-        gold_models = sorted({t.task_id.split(".")[1] for t in first.tasks if t.task_id.startswith("gold.")})
+        suffix = f"_{Path(specs[0].gold.project_dir).name}"
+        gold_tasks = [t.task_id for t in first.tasks if t.task_id.startswith("gold.")]
+        gold_models = sorted({task.split(".")[1].removesuffix(suffix) for task in gold_tasks})  # base names
         df_configs = write_dag_factory_configs(tmp / "dag_factory", specs, gold_models)
         load_dags(configs)  # warm-up every path (imports, manifest read)
         hand_first = handwritten(specs[:2])[specs[0].id]

@@ -100,6 +100,8 @@ def test_our_selection_is_what_cosmos_renders(dbt_project: Path, select: list, e
 
 def test_tables_come_from_table_producing_models(dbt_project: Path) -> None:
     assert select_gold(dbt_project, ["path:models/other"]).tables == ["gold.unrelated"]
+    assert select_gold(dbt_project, ["path:models/other"]).reads == ()  # an ephemeral ref is no table
+    assert select_gold(dbt_project, ["revenue"]).reads == ("gold.orders_summary",)  # what the docs name an owner for
     only_ephemeral = select_gold(dbt_project, ["helper"])
     assert not only_ephemeral.models and only_ephemeral.problems[0].message.startswith("the gold selection builds no")
 

@@ -85,18 +85,11 @@ def _gold_selection(spec: PipelineSpec) -> Any | None:
 
 def _gold_models(spec: PipelineSpec, table_owners: Mapping[str, Any]) -> list[str]:
     """The models the selection builds (cosmos's selector) and the other pipelines' tables they read."""
-    from medallion import paths
-    from medallion.gold.selection import all_models
-
     selection = _gold_selection(spec)
     if selection is None:
         return ["- models: unknown (no dbt manifest; run `make manifest`)"]
     lines = [f"- model `{m.name}` (`{m.file}`) → `{m.table or 'ephemeral'}`" for m in selection.models]
-    assert spec.gold is not None
-    chosen = {m.unique_id for m in selection.models}
-    every = all_models(paths.resolve(spec.gold.project_dir))
-    read = sorted({every[d].table for m in selection.models for d in m.depends_on if d in every and d not in chosen})
-    for table in read:
+    for table in selection.reads:
         owner = table_owners.get(table)
         by = f"owned by pipeline `{owner.pipeline}`" if owner else "no pipeline owns it"
         lines.append(f"- reads `{table}` ({by})")

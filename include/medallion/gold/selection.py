@@ -50,6 +50,7 @@ class GoldSelection:
     models: tuple[GoldModel, ...]
     item_matches: tuple[frozenset[str], ...] = ()  # unique ids per select item (before exclude)
     problems: tuple[SelectionProblem, ...] = ()
+    reads: tuple[str, ...] = ()  # tables of models outside the selection that its models ref
 
     @property
     def tables(self) -> list[str]:
@@ -90,10 +91,11 @@ def select_gold(project_dir: Path, select: Sequence[str], exclude: Sequence[str]
 
 
 _CACHE_NAME = "medallion_selection.json"
-_CACHE_FORMAT = 1  # bump when what select_gold answers changes, so older answers are not reused
+_CACHE_FORMAT = 2  # bump when what select_gold answers changes, so older answers are not reused
 _ANSWERS: dict[tuple[Path, str], dict[str, Any]] = {}
 
 
+@lru_cache(maxsize=1)
 def _cosmos_version() -> str:
     from importlib.metadata import version
 
@@ -123,6 +125,7 @@ def _encode(selection: GoldSelection) -> dict[str, Any]:
         "models": [asdict(m) for m in selection.models],
         "item_matches": [sorted(ids) for ids in selection.item_matches],
         "problems": [asdict(p) for p in selection.problems],
+        "reads": list(selection.reads),
     }
 
 
@@ -131,6 +134,7 @@ def _decode(data: dict[str, Any]) -> GoldSelection:
         tuple(GoldModel(**{**m, "depends_on": tuple(m["depends_on"])}) for m in data["models"]),
         tuple(frozenset(ids) for ids in data["item_matches"]),
         tuple(SelectionProblem(**p) for p in data["problems"]),
+        tuple(data["reads"]),
     )
 
 
@@ -170,7 +174,10 @@ def _resolve(project_dir: Path, select: Sequence[str], exclude: Sequence[str]) -
         problems.append(
             SelectionProblem("select", -1, "the gold selection builds no dbt model (cosmos would render no task)")
         )
-    return GoldSelection(models, tuple(matches), tuple(problems))
+    chosen_ids = {m.unique_id for m in models}
+    refs = [nodes[d] for m in models for d in m.depends_on if d in nodes and d not in chosen_ids]
+    reads = sorted({t for n in refs if _type(n) in _TABLE_TYPES and (t := node_table(n.name, n.config))})
+    return GoldSelection(models, tuple(matches), tuple(problems), tuple(reads))
 
 
 def node_table(name: str, config: dict[str, Any]) -> str | None:
@@ -178,11 +185,6 @@ def node_table(name: str, config: dict[str, Any]) -> str | None:
     if config.get("materialized") == "ephemeral":
         return None
     return f"{GOLD_SCHEMA}.{config.get('alias') or name}"
-
-
-def all_models(project_dir: Path) -> dict[str, GoldModel]:
-    """Every table-producing node of the project by unique id (to name what a selection reads)."""
-    return {uid: _model(n) for uid, n in _nodes(project_dir.resolve()).items() if _type(n) in _TABLE_TYPES}
 
 
 def _nodes(project_dir: Path) -> dict[str, Any]:
