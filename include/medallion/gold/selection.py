@@ -82,7 +82,9 @@ def select_gold(project_dir: Path, select: Sequence[str], exclude: Sequence[str]
     key = json.dumps([list(select), list(exclude)])
     cache_file = manifest.with_name(_CACHE_NAME)
     answers = _ANSWERS.get((cache_file, version))
-    if answers is None:  # the file is read once per process and manifest version
+    if answers is None:  # the file is read once per process and manifest version; older versions go
+        for stale in [k for k in _ANSWERS if k[0] == cache_file]:
+            del _ANSWERS[stale]
         answers = _ANSWERS[(cache_file, version)] = _read_cache(cache_file, version)
     if key not in answers:
         answers[key] = _encode(_resolve(project_dir, select, exclude))
