@@ -178,7 +178,8 @@ class S3Store:
             record = _read_record(record_path)
             data = folder / record["data"] if record else None
             if record is None or data is None or not data.is_file():
-                log.warning("local S3: %s has no readable data; skipped", record_path)
+                log.warning("local S3: %s has no readable data; removed", record_path)
+                record_path.unlink(missing_ok=True)
                 continue
             referenced.add(record["data"])
             algorithm, checksum, checksum_type = record.get("checksum") or (None, None, None)
