@@ -349,3 +349,29 @@ def test_dag_docs_say_how_the_pipeline_publishes_and_where_versions_are_recorded
     assert "**Load semantics:** snapshot: the latest logical date wins" in doc
     assert "dbt builds in `staging_sales_orders_<yyyymmdd>`" in doc
     assert "SELECT * FROM ops.published_versions WHERE pipeline = 'sales_orders'" in doc
+
+
+def test_refs_inside_the_selection_read_staging_and_refs_outside_read_published_gold(tmp_path: Path) -> None:
+    """dbt itself (``dbt compile``) with the vars the marketing DAG passes: its model builds in staging,
+    its tests read staging, and its ref to sales' customer_lifetime_value reads published gold."""
+    import yaml
+
+    from medallion.build.loader import load_dags
+
+    dag = load_dags(ROOT / "dag_configs")["marketing_customer_segments"]
+    dbt_vars = dict(dag.task_dict["gold.customer_segments.run"].vars)
+    dbt_vars["medallion_staging_schema"] = dbt_vars["medallion_staging_schema"].replace("{{ ds_nodash }}", "20261120")
+    dbt_vars["ds"] = "2026-11-20"
+    dbt = Path(sys.executable).with_name("dbt")
+    args = ["compile", "--profiles-dir", ".", "--target", "parse", "-q", "--select", "customer_segments"]
+    args += ["--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")]
+    subprocess.run(
+        [str(dbt), *args, "--vars", yaml.safe_dump(dbt_vars)],
+        cwd=ROOT / "dbt_project",
+        check=True,
+    )
+    compiled = tmp_path / "target/compiled/medallion/models/marketing"
+    model = (compiled / "customer_segments.sql").read_text()
+    assert '"gold"."customer_lifetime_value"' in model  # another pipeline's table: published
+    test = (compiled / "schema.yml/unique_customer_segments_customer_id.sql").read_text()
+    assert '"staging_marketing_customer_segments_20261120"."customer_segments"' in test  # its own: staging
