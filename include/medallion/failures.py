@@ -127,11 +127,12 @@ def _not_retried_type() -> type[Exception]:
     """``FailedWithoutRetry``: built lazily so importing this module does not import Airflow."""
 
     class FailedWithoutRetry(fail_exception_type()):  # type: ignore[misc,valid-type]
-        """The original failure, re-raised as fail-without-retry because its class is not retried."""
+        """The original failure, re-raised as fail-without-retry (its class is not retried, or ``reason``
+        says why a retry could not change the outcome)."""
 
-        def __init__(self, original: BaseException, kind: str):
+        def __init__(self, original: BaseException, kind: str, reason: str = ""):
             super().__init__(str(original))
-            self.kind, self.original = kind, original
+            self.kind, self.original, self.reason = kind, original, reason
             for attr in DETAIL_ATTRIBUTES:
                 if getattr(original, attr, None):
                     setattr(self, attr, getattr(original, attr))
@@ -148,7 +149,12 @@ def not_retried(exc: BaseException, layer: str | None) -> Exception | None:
     cls = classify(exc, layer)
     if cls.retry:
         return None
-    return _not_retried_type()(exc, cls.name)
+    return fail_without_retry(exc, cls.name)
+
+
+def fail_without_retry(exc: BaseException, kind: str, reason: str = "") -> Exception:
+    """``exc`` as Airflow's fail-without-retry, keeping its message and details (raise it ``from exc``)."""
+    return _not_retried_type()(exc, kind, reason)
 
 
 def _guarded(method: Callable[..., Any]) -> Callable[..., Any]:

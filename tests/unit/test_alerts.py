@@ -447,7 +447,8 @@ def test_an_alert_no_channel_took_is_kept_and_sent_late_by_the_next_task(
 
 
 def test_the_alert_says_whether_a_retry_follows() -> None:
-    from medallion.failures import not_retried
+    from medallion.failures import fail_without_retry, not_retried
+    from medallion.silver.notebook import SAME_RUN
 
     code_error = RuntimeError("Task failed. Final state FAILED. Reason: ConversionException: 'soon'")
     final = not_retried(code_error, "silver")
@@ -462,6 +463,11 @@ def test_the_alert_says_whether_a_retry_follows() -> None:
     assert "ConversionException: 'soon'" in text
     exhausted = build_failure_alert(SPEC, fake_context(RuntimeError("Task failed. Final state TIMEDOUT."))).text()
     assert "Retry: none left: all 3 tries failed (databricks_timeout is retried)" in exhausted
+
+    cluster = RuntimeError("Databricks job failed with state INTERNAL_ERROR. Message: Cluster c-1 terminated.")
+    same_run = fail_without_retry(cluster, "databricks_cluster_start", SAME_RUN)  # in a workflow: see silver.notebook
+    text = build_failure_alert(SPEC, {**context, "exception": same_run}).text()
+    assert "Class: databricks_cluster_start" in text and f"Retry: none: {SAME_RUN}" in text
 
 
 # --------------------------------------------------------------------------- runbook

@@ -165,6 +165,42 @@ def test_cluster_start_failure_is_retried(project: Path, emulator) -> None:
 
 
 @pytest.mark.slow
+def test_in_a_workflow_a_failed_job_run_is_not_read_again(project: Path, emulator) -> None:
+    """In the silver task group every try follows the same job run: a cluster that did not start
+    fails at once, saying how to start a new run, instead of re-reading the failure after each retry_delay."""
+    from airflow.providers.databricks.operators.databricks_workflow import DatabricksWorkflowTaskGroup
+    from airflow.sdk import DAG
+
+    from medallion.silver.notebook import NotebookTaskOperator
+
+    path = notebook(project, "fine_in_workflow", "dbutils.notebook.exit('ok')")
+    with (
+        DAG("retry_workflow", schedule=None, start_date=dt.datetime(2026, 11, 1, tzinfo=dt.UTC)) as dag,
+        DatabricksWorkflowTaskGroup(
+            group_id="silver",
+            databricks_conn_id=CONN_ID,
+            job_clusters=[{"job_cluster_key": "shared", "new_cluster": NEW_CLUSTER}],
+        ),
+    ):
+        NotebookTaskOperator(
+            task_id="customers",
+            databricks_conn_id=CONN_ID,
+            notebook_path=path,
+            source="WORKSPACE",
+            job_cluster_key="shared",
+            polling_period_seconds=0.2,
+            retries=2,
+            retry_delay=dt.timedelta(seconds=0),
+        )
+    emulator.inject_faults(cluster_start_failure=True)
+    register(dag)
+    dag_run = dag.test(logical_date=dt.datetime(2026, 11, 20, tzinfo=dt.UTC))
+    ti = dag_run.get_task_instance("silver.customers")
+    assert (str(getattr(ti.state, "value", ti.state)), ti.try_number) == ("failed", 1)
+    assert emulator.stats()["cluster_launch_failures"] == 1
+
+
+@pytest.mark.slow
 def test_deferrable_path_decides_the_same_way(project: Path, emulator) -> None:
     """``execute_complete`` gets the trigger's event (the real trigger polling the emulator)."""
     from airflow.providers.databricks.hooks.databricks import DatabricksHook

@@ -166,7 +166,8 @@ def retry_note(cls: FailureClass, exc: BaseException | None, try_number: int, ma
     if not cls.retry:
         return f"none: {cls.name} is not retried (the same code and data fail the same way); fix, then clear the task"
     if isinstance(exc, fail_exception_type()):
-        return "none: the task failed without retry"
+        reason = getattr(exc, "reason", "")
+        return f"none: {reason}" if reason else "none: the task failed without retry"
     if try_number < max_tries:
         return f"yes: try {try_number + 1} of {max_tries} follows"
     if max_tries == 1:
