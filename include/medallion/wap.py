@@ -74,7 +74,7 @@ def kept_back_summary(layer: str, stamp: Any, kept: list[Any], staged: list[str]
     details.append("this run's audited outputs stay in " + ", ".join(staged) + " for inspection")
     details.append(
         "to rebuild older dates on purpose, trigger a backfill in date order with the backfill param: "
-        "airflow backfill create --dag-id <dag> --from-date … --to-date … --max-active-runs 1 "
+        f"airflow backfill create --dag-id {stamp.pipeline} --from-date … --to-date … --max-active-runs 1 "
         "--dag-run-conf '{\"backfill\": true}'"
     )
     return summary, details

@@ -375,3 +375,17 @@ def test_refs_inside_the_selection_read_staging_and_refs_outside_read_published_
     assert '"gold"."customer_lifetime_value"' in model  # another pipeline's table: published
     test = (compiled / "schema.yml/unique_customer_segments_customer_id.sql").read_text()
     assert '"staging_marketing_customer_segments_20261120"."customer_segments"' in test  # its own: staging
+
+
+def test_kept_back_alert_names_the_published_version_the_staging_and_the_backfill() -> None:
+    from medallion.quality.publish import PublishedVersion
+    from medallion.wap import kept_back_summary
+
+    newer = PublishedVersion("silver.orders", "2026-11-21", "scheduled__2026-11-21", "sales_orders", "…")
+    summary, details = kept_back_summary(
+        "silver", RunStamp("sales_orders", "2026-11-19", "r19"), [newer], ["staging.sales_orders__orders"]
+    )
+    assert "logical date 2026-11-19 is older than the published version" in summary
+    assert details[0] == "published: silver.orders = logical date 2026-11-21, run scheduled__2026-11-21 (sales_orders)"
+    assert "staging.sales_orders__orders for inspection" in details[1]
+    assert "airflow backfill create --dag-id sales_orders" in details[2] and '{"backfill": true}' in details[2]
