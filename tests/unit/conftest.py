@@ -45,6 +45,17 @@ def dag_with_customers_source(configs: Path) -> Callable[[str], object]:
     return build
 
 
+def forget_published_versions(lakehouse: str) -> None:
+    """Each test publishes its dates in its own order: no version history from an earlier test (snapshot rule)."""
+    from medallion import duck
+
+    con = duck.connect(lakehouse)
+    try:
+        con.execute("DROP TABLE IF EXISTS ops.published_versions")
+    finally:
+        con.close()
+
+
 @pytest.fixture
 def lake() -> Iterator[tuple[object, str]]:
     """The test overlay's aws_lake S3 (moto, with the example bucket) and lakehouse file, as operators find them."""
@@ -69,7 +80,9 @@ def lake() -> Iterator[tuple[object, str]]:
             aws_secret_access_key=conn["password"],
         )
         client.create_bucket(Bucket=bucket)
-        yield client, settings.connection("lakehouse")["host"]
+        lakehouse = settings.connection("lakehouse")["host"]
+        forget_published_versions(lakehouse)
+        yield client, lakehouse
     finally:
         server.stop()
 

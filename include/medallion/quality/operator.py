@@ -68,8 +68,10 @@ class QualityGateOperator(RetryByClass, BaseOperator):
     ):
         super().__init__(**kwargs)
         self.spec, self.layer, self.checks = spec, layer, checks
-        # silver/gold: the tables this gate audits in staging and publishes when it passes
-        self.publishes = list(publishes or [])
+        # silver/gold: the tables this gate audits in staging and publishes when it passes (silver: every
+        # notebook output unless told; gold: the DAG passes its selection's tables)
+        outputs = [t for nb in spec.silver.notebooks for t in nb.outputs] if layer == "silver" and spec.silver else []
+        self.publishes = list(publishes) if publishes is not None else outputs
         self.contracts = {c.table: c for c in contracts or []}  # enforced before the suites (README: Contracts)
 
     @property
