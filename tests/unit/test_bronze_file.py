@@ -78,13 +78,13 @@ def keys(lake: SimpleNamespace, ds: str = DS) -> list[str]:
     )
 
 
-@pytest.fixture
 @pytest.fixture(autouse=True)
 def file_roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Local file sources read only inside MEDALLION_FILE_ROOTS: here, the test's own folder."""
     monkeypatch.setenv("MEDALLION_FILE_ROOTS", str(tmp_path))
 
 
+@pytest.fixture
 def orders_dir(tmp_path: Path) -> Path:
     """``<tmp>/in/2026-11-20``: two semicolon CSVs (one gzipped) and a file the pattern skips."""
     folder = tmp_path / "in" / DS
