@@ -59,11 +59,11 @@ def load_dags(config_dir: Path) -> dict[str, DAG]:
     for path in project.files:
         item = project.valid.get(path)
         errors = project.report.errors(path)
-        for warning in (p for p in project.problems(path) if p.severity == "warning"):
-            log.warning("%s", warning.format())
         if item is not None and not errors:
             if wanted and wanted != item.spec.dag_id:
-                continue
+                continue  # a worker builds (and logs about) only the DAG it runs
+            for warning in (p for p in project.problems(path) if p.severity == "warning"):
+                log.warning("%s", warning.format())
             try:
                 dag = build_dag(
                     item.spec, warnings=project.problems(path), config_dir=root, owners=project.report.owners
