@@ -30,8 +30,9 @@ from airflow.providers.databricks.utils.databricks import extract_failed_task_er
 
 from medallion.duck import S3Settings, connect
 from medallion.local.databricks import DatabricksEmulator, run_notebook
-from medallion.local.databricks.emulator import _InfraError, resolve_notebook_path
+from medallion.local.databricks.model import InfraError
 from medallion.local.databricks.notebook_runner import CELL_SEPARATOR, NOTEBOOK_LOCK, split_cells
+from medallion.local.databricks.notebooks import resolve_notebook_path
 
 CONN_ID = "databricks_test"
 TOKEN = "local-emulator-token"
@@ -546,7 +547,7 @@ def test_resolve_notebook_path(project: Path, notebook_path: str, source: str) -
     "notebook_path", [f"{WORKSPACE}/../../etc/passwd", "/Workspace/other/include/x", f"{WORKSPACE}"]
 )
 def test_resolve_notebook_path_rejects_outside_paths(project: Path, notebook_path: str) -> None:
-    with pytest.raises(_InfraError, match="Unable to access the notebook"):
+    with pytest.raises(InfraError, match="Unable to access the notebook"):
         resolve_notebook_path(
             {"notebook_path": notebook_path},
             project_dir=project,
