@@ -13,8 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from medallion.bronze.sql_extract import ExtractResult
-from medallion.bronze.steps import LocalParquet
+from medallion.bronze.sink import ExtractResult, ParquetSink
 from medallion.spec.models import Pagination
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
@@ -91,24 +90,14 @@ def iter_pages(
 def records_to_parquet(
     pages: Iterator[list[dict[str, Any]]], target: Path, *, compression: str = "zstd"
 ) -> ExtractResult:
-    writer: LocalParquet | None = None
-    schema: pa.Schema | None = None
-    total = 0
+    """Every page's records into ``target``; the first page with records fixes the columns."""
+    sink = ParquetSink(target, compression=compression)
+    sink.empty_schema = pa.schema([])
     try:
         for records in pages:
-            if not records:
-                continue
-            if schema is None:
-                schema = pa.Table.from_pylist(records).schema
-                writer = LocalParquet(target, schema, compression=compression)
-            assert writer is not None
-            writer.write(pa.Table.from_pylist(records, schema=schema))
-            total += len(records)
-        if writer is None:
-            schema = pa.schema([])
-            writer = LocalParquet(target, schema, compression=compression)
-    finally:
-        if writer is not None:
-            writer.close()
-    assert schema is not None
-    return ExtractResult(target, total, schema)
+            if records:
+                sink.write(pa.Table.from_pylist(records, schema=sink.schema))
+    except BaseException:
+        sink.discard()
+        raise
+    return sink.close()

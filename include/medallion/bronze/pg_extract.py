@@ -24,7 +24,7 @@ from typing import Any
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from medallion.bronze.sql_extract import ExtractResult
+from medallion.bronze.sink import ExtractResult
 from medallion.bronze.steps import writing
 
 ENGINE = "duckdb_postgres"

@@ -10,14 +10,12 @@ import datetime as dt
 import decimal
 import itertools
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from medallion.bronze.steps import LocalParquet
+from medallion.bronze.sink import ExtractResult, ParquetSink
 
 _PY_TO_ARROW: list[tuple[type, pa.DataType]] = [
     (bool, pa.bool_()),
@@ -28,14 +26,6 @@ _PY_TO_ARROW: list[tuple[type, pa.DataType]] = [
     (dt.date, pa.date32()),
     (bytes, pa.binary()),
 ]
-
-
-@dataclass(frozen=True)
-class ExtractResult:
-    path: Path
-    rows: int
-    schema: pa.Schema
-    max_value: Any = None  # of ``track_max`` (the incremental watermark column)
 
 
 def infer_schema(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> pa.Schema:
@@ -106,30 +96,17 @@ def stream_query_to_parquet(
         batches = fetch_batches(cursor, batch_rows)
         first = next(batches, None)  # server-side cursors describe their columns only after a fetch
         columns = [d[0] for d in cursor.description or []]
-        writer: LocalParquet | None = None
-        schema: pa.Schema | None = None
-        total, high = 0, None
         if track_max is not None and track_max not in columns:
             raise ValueError(f"watermark column {track_max!r} is not in the query's columns {columns}")
+        sink = ParquetSink(target, batch_rows=batch_rows, compression=compression, track_max=track_max)
+        sink.empty_schema = pa.schema([pa.field(c, pa.string()) for c in columns])  # still a valid, typed file
         try:
             for rows in itertools.chain([first] if first else [], batches):
-                if schema is None:
-                    schema = infer_schema(columns, rows)
-                    writer = LocalParquet(target, schema, compression=compression)
-                assert writer is not None
-                batch = _to_batch(rows, schema)
-                writer.write(batch)
-                total += len(rows)
-                if track_max is not None:
-                    batch_max = pc.max(batch.column(columns.index(track_max))).as_py()
-                    high = batch_max if high is None or (batch_max is not None and batch_max > high) else high
-            if schema is None:  # empty result: still a valid, typed (all-string) file
-                schema = pa.schema([pa.field(c, pa.string()) for c in columns])
-                writer = LocalParquet(target, schema, compression=compression)
-        finally:
-            if writer is not None:
-                writer.close()
-        return ExtractResult(target, total, schema, high)
+                sink.write(_to_batch(rows, sink.schema or infer_schema(columns, rows)))
+        except BaseException:
+            sink.discard()
+            raise
+        return sink.close()
     finally:
         cursor.close()
 
