@@ -35,8 +35,9 @@ def deadline_alert(spec: PipelineSpec, config_dir: Path) -> Any:
 def notify_missed_deadline(context: dict[str, Any], pipeline: str, config_dir: str | None = None) -> None:
     """Send a warning alert to the pipeline's owners: the data is late for its consumers."""
     from medallion.alerts.classify import load_catalog
+    from medallion.alerts.content import owner_handles, rerun_commands
     from medallion.alerts.message import Alert
-    from medallion.alerts.notifier import deliver, lake_state, owner_handles, rerun_commands
+    from medallion.alerts.notifier import deliver, lake_state
     from medallion.alerts.runbook import runbook_link
     from medallion.alerts.state import fingerprint
     from medallion.spec.project import load_project
