@@ -16,7 +16,7 @@ from airflow.sdk import DAG, Asset, TaskGroup
 from medallion import layout, paths
 from medallion.alerts.deadline import deadline_alert
 from medallion.alerts.notifier import KeptAlertsSender, PipelineFailureNotifier
-from medallion.bronze.operator import LandFileSourceOperator, LandHttpSourceOperator, LandSqlSourceOperator
+from medallion.bronze.sources import source_kind
 from medallion.build.docs import render_dag_doc
 from medallion.errors import Problem
 from medallion.quality.contract import layer_checks, layer_contracts
@@ -120,7 +120,7 @@ def build_dag(
 
 
 def land_operator(spec: PipelineSpec, src: Any) -> Any:
-    """The bronze task for one source, by kind."""
+    """The bronze task for one source: the operator its kind registers (bronze/sources)."""
     common = {
         "task_id": f"extract_{src.name}",
         "source_name": src.name,
@@ -130,33 +130,8 @@ def land_operator(spec: PipelineSpec, src: Any) -> Any:
         "on_empty": src.on_empty,
         "compression": spec.bronze.compression,
     }
-    if src.kind == "file":
-        return LandFileSourceOperator(
-            storage=src.storage,
-            path=src.path,
-            pattern=src.pattern,
-            format=src.format,
-            csv=src.csv.model_dump() if src.csv else None,
-            columns=dict(src.columns),
-            batch_rows=src.batch_rows,
-            **common,
-        )
-    if src.kind == "http":
-        return LandHttpSourceOperator(
-            endpoint=src.endpoint,
-            params=dict(src.params),
-            records_path=src.records_path,
-            pagination=src.pagination,
-            **common,
-        )
-    return LandSqlSourceOperator(
-        query=src.query,
-        batch_rows=src.batch_rows,
-        incremental_column=src.incremental.column if src.incremental else None,
-        incremental_initial=src.incremental.initial if src.incremental else "1970-01-01",
-        engine=src.engine,
-        **common,
-    )
+    source = source_kind(src.kind)
+    return source.operator(**common, **source.options(src))
 
 
 def max_active_runs(spec: PipelineSpec) -> int:

@@ -7,6 +7,7 @@ from typing import Any
 
 from medallion import layout
 from medallion.alerts.runbook import runbook_link
+from medallion.bronze.sources import source_kind
 from medallion.errors import Problem
 from medallion.spec.models import PipelineSpec
 from medallion.wap import doc_lines
@@ -37,7 +38,7 @@ def render_dag_doc(
         lines += ["", "## Bronze (S3)", ""]
     for src in spec.bronze.sources if spec.bronze else []:
         uri = f"s3://{spec.lake.bucket}/{layout.bronze_partition_key(spec, src.name, '<ds>')}"
-        lines.append(f"- `{src.name}`: {_source_origin(src)} → `{uri}`")
+        lines.append(f"- `{src.name}`: {source_kind(src.kind).origin(src)} → `{uri}`")
     if spec.silver:
         lines += ["", "## Silver (Databricks)", ""]
         for nb in spec.silver.notebooks:
@@ -121,11 +122,3 @@ def _schedule(spec: PipelineSpec) -> str:
     if spec.triggers:
         return "when " + " and ".join(f"`{t}`" for t in spec.triggers) + " are published"
     return f"`{spec.schedule}`"
-
-
-def _source_origin(src: Any) -> str:
-    """Where a source's rows come from, as an operator reads it."""
-    if src.kind == "file":
-        where = f" on connection `{src.conn_id}`" if src.conn_id else ""
-        return f"{src.format} files `{src.pattern}` in {src.storage} `{src.path}`{where}"
-    return f"{src.kind} on connection `{src.conn_id}`"
