@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -33,8 +34,44 @@ class Problem:
         return text + (f"\n    hint: {self.hint}" if self.hint else "")
 
 
+class FailureKind(StrEnum):
+    """The failure classes and step families the code names (``StepError.kind``, an exception's
+    ``kind``). Each is a key of ``alerts/hints.yaml`` (``classes``, or ``families`` told apart by
+    the message); ``tests/unit/test_failure_kinds.py`` checks them and every ``kind=`` in the code."""
+
+    # gates
+    QUALITY_GATE_FAILED = "quality_gate_failed"
+    CONTRACT_VIOLATION = "contract_violation"
+    GATE_INFRA = "gate_infra"
+    BRONZE_CORRUPT = "bronze_corrupt"
+    # bronze steps: the party that failed
+    SOURCE = "source"
+    SOURCE_QUERY = "source_query"
+    SOURCE_FILES_UNREACHABLE = "source_files_unreachable"
+    SOURCE_FILE_UNREADABLE = "source_file_unreadable"
+    BRONZE_WRITE_FAILED = "bronze_write_failed"
+    EMPTY_EXTRACT = "empty_extract"
+    LAKE = "lake"
+    # silver
+    NOTEBOOK_NOT_PORTABLE = "notebook_not_portable"
+    # gold (dbt results)
+    DBT_UNIT_TEST_FAILURE = "dbt_unit_test_failure"
+    DBT_TEST_FAILURE = "dbt_test_failure"
+    DBT_COMPILE_ERROR = "dbt_compile_error"
+    UNKNOWN = "unknown"
+
+
 class MedallionError(Exception):
     """Base class for every error the factory raises on purpose."""
+
+
+class GateFailed(MedallionError):
+    """A gate failed the data (class ``quality_gate_failed`` unless a subclass names its own
+    ``kind``); ``report`` is the gate report the alert shows. Recognised by type, not attributes."""
+
+    def __init__(self, message: str, report: dict[str, Any]):
+        super().__init__(message)
+        self.report = report
 
 
 @dataclass

@@ -23,6 +23,8 @@ from typing import Any
 
 import yaml
 
+from medallion.errors import FailureKind, GateFailed, MedallionError
+
 CATALOG = Path(__file__).with_name("alerts") / "hints.yaml"
 #: Attributes a layer's exception may carry for the alert (gate report, step, target, hint).
 DETAIL_ATTRIBUTES = ("report", "step", "target", "hint")
@@ -46,7 +48,7 @@ class Catalog:
     families: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
-class CatalogError(ValueError):
+class CatalogError(MedallionError, ValueError):
     """``hints.yaml`` is malformed: the message names the class and the key to fix."""
 
 
@@ -93,7 +95,8 @@ def classify(exc: BaseException | None, layer: str | None, kind: str | None = No
     which only that party's classes can match. Message patterns alone are the last resort.
     """
     catalog = load_catalog()
-    kind = kind or getattr(exc, "kind", "") or ("quality_gate_failed" if hasattr(exc, "report") else "")
+    gate = FailureKind.QUALITY_GATE_FAILED if isinstance(exc, GateFailed) else ""
+    kind = kind or getattr(exc, "kind", "") or gate
     if kind in catalog.classes:
         return catalog.classes[kind]
     text = exception_chain_text(exc)
@@ -126,7 +129,7 @@ def fail_exception_type() -> type[Exception]:
 def _not_retried_type() -> type[Exception]:
     """``FailedWithoutRetry``: built lazily so importing this module does not import Airflow."""
 
-    class FailedWithoutRetry(fail_exception_type()):  # type: ignore[misc,valid-type]
+    class FailedWithoutRetry(MedallionError, fail_exception_type()):  # type: ignore[misc,valid-type]
         """The original failure, re-raised as fail-without-retry (its class is not retried, or ``reason``
         says why a retry could not change the outcome)."""
 

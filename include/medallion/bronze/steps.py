@@ -16,17 +16,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from medallion.errors import step_errors
+from medallion.errors import FailureKind, step_errors
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-SOURCE = "source"  # opening the source: its connection, credentials, network
-SOURCE_QUERY = "source_query"  # reading rows from the source (a query, an API page)
-SOURCE_FILES = "source_files_unreachable"  # listing or copying a file source's files
-SOURCE_FILE = "source_file_unreadable"  # parsing one of those files
-LOCAL_FILE = "bronze_write_failed"  # writing the extract on the worker (temporary parquet file)
-LAKE = "lake"  # any call on the lake bucket: previous manifest, upload, commit, clean-up
+SOURCE = FailureKind.SOURCE  # opening the source: its connection, credentials, network
+SOURCE_QUERY = FailureKind.SOURCE_QUERY  # reading rows from the source (a query, an API page)
+SOURCE_FILES = FailureKind.SOURCE_FILES_UNREACHABLE  # listing or copying a file source's files
+SOURCE_FILE = FailureKind.SOURCE_FILE_UNREADABLE  # parsing one of those files
+LOCAL_FILE = FailureKind.BRONZE_WRITE_FAILED  # writing the extract on the worker (temporary parquet file)
+LAKE = FailureKind.LAKE  # any call on the lake bucket: previous manifest, upload, commit, clean-up
 
 KINDS = (SOURCE, SOURCE_QUERY, SOURCE_FILES, SOURCE_FILE, LOCAL_FILE, LAKE)
 

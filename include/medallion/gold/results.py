@@ -22,6 +22,7 @@ try:  # AirflowFailException: fail without retries
 except ImportError:  # pragma: no cover - older task SDKs
     from airflow.exceptions import AirflowFailException
 
+from medallion.errors import MedallionError
 from medallion.failures import is_retried
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ def _outcome(result: dict[str, Any], node: dict[str, Any], nodes: dict[str, Any]
     )
 
 
-class DbtTestsFailed(AirflowFailException):
+class DbtTestsFailed(MedallionError, AirflowFailException):
     """dbt nodes failed with a class that is not retried (tests, unit tests, compilation): the same
     data and code fail the same way."""
 

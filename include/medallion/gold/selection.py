@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from medallion.errors import MedallionError
 from medallion.gold.dbt import manifest_path
 
 # Node types that become tables when dbt builds them (an ephemeral model does not).
@@ -57,7 +58,7 @@ class GoldSelection:
         return [m.table for m in self.models if m.table]
 
 
-class ManifestMissing(FileNotFoundError):
+class ManifestMissing(MedallionError, FileNotFoundError):
     """The dbt manifest cosmos renders from does not exist (run `make manifest`)."""
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from medallion import connections
-from medallion.errors import StepError, step_errors
+from medallion.errors import FailureKind, GateFailed, MedallionError, StepError, step_errors
 from medallion.failures import RetryByClass
 from medallion.links import REPORT_URL_KEY, QualityReportLink, browser_url, endpoint_of
 from medallion.spec.models import Contract, PipelineSpec, TableCheck
@@ -23,26 +23,22 @@ except ImportError:  # pragma: no cover
 VOLUME_LOOKBACK_MAX = 60
 
 
-class QualityGateFailed(AirflowFailException):
+class QualityGateFailed(GateFailed, AirflowFailException):
     """Critical expectations failed; carries the gate report for the alert."""
-
-    def __init__(self, message: str, report: dict[str, Any]):
-        super().__init__(message)
-        self.report = report
 
 
 class ContractViolation(QualityGateFailed):
     """A contract column is missing or has another type than declared (class ``contract_violation``):
     consumers rely on the declared types, and retrying cannot change them."""
 
-    kind = "contract_violation"
+    kind = FailureKind.CONTRACT_VIOLATION
 
 
-class BronzeCorrupt(AirflowFailException):
+class BronzeCorrupt(MedallionError, AirflowFailException):
     """Files of a committed bronze partition changed after the commit: retrying the gate cannot
     help, re-running the extract does (class ``bronze_corrupt``)."""
 
-    kind = "bronze_corrupt"
+    kind = FailureKind.BRONZE_CORRUPT
 
     def __init__(self, message: str, *, target: str, hint: str):
         super().__init__(message)

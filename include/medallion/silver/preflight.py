@@ -16,6 +16,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from medallion import paths
+from medallion.errors import FailureKind, MedallionError
 from medallion.failures import RetryByClass
 from medallion.spec.models import PipelineSpec
 
@@ -25,10 +26,10 @@ except ImportError:  # pragma: no cover - older task SDKs
     from airflow.exceptions import AirflowFailException
 
 
-class NotebookLintFailed(AirflowFailException):
+class NotebookLintFailed(MedallionError, AirflowFailException):
     """Notebooks use code outside the portable PySpark subset; ``findings`` are formatted lines."""
 
-    kind = "notebook_not_portable"
+    kind = FailureKind.NOTEBOOK_NOT_PORTABLE
 
     def __init__(self, findings: list[str]):
         self.findings = findings

@@ -25,6 +25,8 @@ from typing import Any
 
 import yaml
 
+from medallion.errors import MedallionError
+
 #: Environment variable per limit.
 ENV = {
     "max_bytes": "MEDALLION_SPEC_MAX_BYTES",
@@ -56,7 +58,7 @@ class SpecLimits:
         return cls(**values)
 
 
-class LimitExceeded(Exception):
+class LimitExceeded(MedallionError):
     """A limit was crossed at ``line``:``column`` (1-based) of the file; ``path`` is the field."""
 
     def __init__(self, message: str, hint: str, line: int = 1, column: int = 1, path: tuple[str | int, ...] = ()):

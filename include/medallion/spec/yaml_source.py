@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from medallion.errors import Problem
+from medallion.errors import MedallionError, Problem
 from medallion.spec.limits import Deadline, LimitExceeded, SpecLimits, check_size, read_bytes, scan
 
 PathKey = tuple[str | int, ...]
@@ -149,7 +149,7 @@ def _bad_scalar_position(text: str) -> tuple[int, int]:
     return 1, 1
 
 
-class _DocProblem(Exception):
+class _DocProblem(MedallionError):
     def __init__(self, node: yaml.Node, message: str, hint: str = ""):
         self.node, self.message, self.hint = node, message, hint
 
@@ -214,7 +214,7 @@ def _yaml_hint(message: str) -> str:
     return "fix the YAML syntax at this position (an online YAML linter or your editor's schema helps)"
 
 
-class YamlProblem(Exception):
+class YamlProblem(MedallionError):
     """A YAML file could not be read as data."""
 
     def __init__(self, problem: Problem):
