@@ -9,16 +9,10 @@ project's files can be read; until then they name the file in the project, never
 from __future__ import annotations
 
 from medallion.failures import Catalog, load_catalog
+from medallion.spec.docs_url import DOCS_URL_PLACEHOLDER, RUNBOOK_PATH, docs_url_missing
 from medallion.spec.models import AlertRouting
 
-RUNBOOK_PATH = "docs/runbook.md"
-#: The value ``dag_configs/defaults.yaml`` ships with; ``medallion validate`` warns while it is unchanged.
-DOCS_URL_PLACEHOLDER = "https://github.com/<your-org>/<your-repo>/blob/main"
-
-
-def docs_url_missing(url: str | None) -> bool:
-    """True while ``alerts.docs_url`` is unset or still the shipped placeholder."""
-    return not url or url.strip() == DOCS_URL_PLACEHOLDER or "<" in url
+__all__ = ["DOCS_URL_PLACEHOLDER", "RUNBOOK_PATH", "docs_url_missing", "render_runbook", "runbook_link"]
 
 
 def runbook_link(routing: AlertRouting, class_name: str = "") -> str:

@@ -57,22 +57,9 @@ def layer_contracts(spec: PipelineSpec, layer: str) -> list[Contract]:
 
 def column_types(conn: Any, query: str) -> list[tuple[str, str]]:
     """``(column, engine type)`` of ``query``'s result on the lakehouse connection (DuckDB or Databricks)."""
-    from medallion.quality.contract_types import describe_sql
+    from medallion.engines import engine_for
 
-    sql = describe_sql(conn.conn_type, query)
-    if conn.conn_type == "duckdb":
-        from medallion import duck, paths
-
-        con = duck.connect(paths.resolve(conn.host))
-        try:
-            return [(str(row[0]), str(row[1])) for row in con.execute(sql).fetchall()]
-        finally:
-            con.close()
-    from airflow.providers.common.sql.hooks.handlers import fetch_all_handler
-    from airflow.providers.databricks.hooks.databricks_sql import DatabricksSqlHook
-
-    rows = DatabricksSqlHook(databricks_conn_id=conn.conn_id).run(sql, handler=fetch_all_handler) or []
-    return [(str(row[0]), str(row[1])) for row in rows if row[0] and not str(row[0]).startswith("#")]
+    return engine_for(conn).column_types(conn, query)
 
 
 def contract_outcomes(contract: Contract, engine: str, actual: list[tuple[str, str]]) -> list[Outcome]:

@@ -3,58 +3,19 @@
 A contract says ``quantity: int``; the table must have exactly that type, not a decimal that
 happens to hold whole numbers (consumers cast, join and sum by the declared type). Declared types
 use Databricks SQL names (aliases accepted); each engine's names map to the same canonical type
-through the tables below, which the README reproduces. No widening: ``int`` ≠ ``bigint``,
-``decimal(12,2)`` ≠ ``decimal(14,2)``.
+through its ``type_names`` (``medallion/engines/<engine>.py``), which the README reproduces.
+No widening: ``int`` ≠ ``bigint``, ``decimal(12,2)`` ≠ ``decimal(14,2)``.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from medallion.engines import ENGINES, engine_named
 from medallion.spec.sqltypes import DECIMAL, declared_type
 
 #: Actual type names per engine → canonical type (DuckDB ``DESCRIBE``; Databricks ``DESCRIBE QUERY``).
-ENGINE_TYPES: dict[str, dict[str, str]] = {
-    "duckdb": {
-        "TINYINT": "tinyint",
-        "SMALLINT": "smallint",
-        "INTEGER": "int",
-        "BIGINT": "bigint",
-        "FLOAT": "float",
-        "DOUBLE": "double",
-        "BOOLEAN": "boolean",
-        "VARCHAR": "string",
-        "DATE": "date",
-        # Databricks `timestamp` is an instant; DuckDB has both, and the local engine writes naive ones
-        "TIMESTAMP WITH TIME ZONE": "timestamp",
-        "TIMESTAMP": "timestamp",
-        "TIMESTAMP_NS": "timestamp",
-        "TIMESTAMP_MS": "timestamp",
-        "TIMESTAMP_S": "timestamp",
-        "BLOB": "binary",
-    },
-    "databricks": {
-        "tinyint": "tinyint",
-        "byte": "tinyint",
-        "smallint": "smallint",
-        "short": "smallint",
-        "int": "int",
-        "integer": "int",
-        "bigint": "bigint",
-        "long": "bigint",
-        "float": "float",
-        "double": "double",
-        "boolean": "boolean",
-        "string": "string",
-        "date": "date",
-        "timestamp": "timestamp",
-        "timestamp_ntz": "timestamp_ntz",
-        "binary": "binary",
-    },
-}
-
-_SIZED_STRING = re.compile(r"^(?:varchar|char)\s*\(\s*\d+\s*\)$", re.IGNORECASE)  # Databricks stores these as string
+ENGINE_TYPES: dict[str, dict[str, str]] = {name: engine.type_names for name, engine in ENGINES.items()}
 
 
 def actual_type(engine: str, text: str) -> str:
@@ -62,19 +23,12 @@ def actual_type(engine: str, text: str) -> str:
     t = " ".join(text.strip().split())
     if m := DECIMAL.match(t):
         return f"decimal({int(m[1])},{int(m[2])})"
-    if engine == "databricks" and _SIZED_STRING.match(t):
-        return "string"
-    table = ENGINE_TYPES[engine]
-    return table.get(t if engine == "duckdb" else t.lower(), t.lower() if engine == "databricks" else t)
+    return engine_named(engine).canonical_type(t)
 
 
 def describe_sql(engine: str, query: str) -> str:
     """The statement listing ``(column, type)`` of exactly the rows the gate audits."""
-    if engine == "databricks":
-        return f"DESCRIBE QUERY {query}"
-    if engine == "duckdb":
-        return f"DESCRIBE {query}"
-    raise ValueError(f"no contract type check for a {engine!r} lakehouse (duckdb or databricks)")
+    return engine_named(engine).describe_sql(query)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from medallion import layout, paths
+from medallion import layout
+from medallion.engines import Guard, engine_for, engine_named
 
 SNAPSHOT, INCREMENTAL = "snapshot", "incremental"
 
@@ -84,9 +85,7 @@ VERSIONS_DDL = (
 
 
 def _literal(value: str, dialect: str) -> str:
-    from medallion.quality.quarantine import literal
-
-    return literal(value, dialect)
+    return engine_named(dialect).literal(value)
 
 
 def table_statements(pub: Publication, dialect: str) -> list[str]:
@@ -100,12 +99,7 @@ def table_statements(pub: Publication, dialect: str) -> list[str]:
     """
     source = f"(SELECT * FROM {pub.staging} WHERE {pub.keep})" if pub.keep else pub.staging
     if pub.merge is None:
-        if dialect == "databricks" and not pub.keep:
-            return [f"CREATE OR REPLACE TABLE {pub.public} DEEP CLONE {pub.staging}"]
-        return [
-            f"CREATE OR REPLACE TABLE {pub.public} AS SELECT * FROM {pub.staging}"
-            + (f" WHERE {pub.keep}" if pub.keep else "")
-        ]
+        return engine_named(dialect).replace_table(pub.staging, pub.public, pub.keep)
     keys, version = pub.merge
     on = " AND ".join(f"t.{k} = s.{k}" for k in keys)
     return [
@@ -172,47 +166,16 @@ def publish(
     if not items:
         return PublishResult([], [])
     tables = [p.public for p in items]
-    if conn.conn_type == "duckdb":
-        return _publish_duckdb(conn, items, stamp, backfill, drop_schema)
-    if conn.conn_type == "databricks":
-        statements = publish_statements(items, "databricks", stamp, drop_schema)
-        if stamp is not None:
-            run_statements(conn, list(VERSIONS_DDL))
-            kept = newer_versions(_versions(query_all(conn, versions_query(tables, "databricks"))), stamp, backfill)
-            if kept:
-                return PublishResult([], kept)
-        run_statements(conn, statements)
-        return PublishResult(tables, [])
-    raise ValueError(f"cannot write to a {conn.conn_type!r} lakehouse connection (duckdb or databricks)")
-
-
-def _publish_duckdb(
-    conn: Any, items: list[Publication], stamp: RunStamp | None, backfill: bool, drop_schema: str | None
-) -> PublishResult:
-    from medallion import duck
-
-    tables = [p.public for p in items]
-    con = duck.connect(paths.resolve(conn.host))
-    try:
-        for sql in VERSIONS_DDL:
-            con.execute(sql)
-        con.execute("BEGIN TRANSACTION")
-        try:
-            if stamp is not None:
-                current = _versions(con.execute(versions_query(tables, "duckdb")).fetchall())
-                kept = newer_versions(current, stamp, backfill)
-                if kept:
-                    con.execute("ROLLBACK")
-                    return PublishResult([], kept)
-            for sql in publish_statements(items, "duckdb", stamp, drop_schema):
-                con.execute(sql)
-            con.execute("COMMIT")  # all tables of the layer change together
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
-    finally:
-        con.close()
-    return PublishResult(tables, [])
+    engine = engine_for(conn)
+    guard = None
+    if stamp is not None:
+        guard = Guard(
+            VERSIONS_DDL,
+            versions_query(tables, engine.conn_type),
+            lambda rows: newer_versions(_versions(rows), stamp, backfill),
+        )
+    kept = engine.publish(conn, publish_statements(items, engine.conn_type, stamp, drop_schema), guard)
+    return PublishResult([], kept) if kept else PublishResult(tables, [])
 
 
 def _versions(rows: Sequence[Sequence[Any]]) -> list[PublishedVersion]:
@@ -223,9 +186,8 @@ def published_versions(conn: Any, tables: Sequence[str]) -> list[PublishedVersio
     """The version each table is published at now (tables never published are left out)."""
     if not tables:
         return []
-    dialect = "databricks" if conn.conn_type == "databricks" else "duckdb"
     try:
-        return _versions(query_all(conn, versions_query(tables, dialect)))
+        return _versions(query_all(conn, versions_query(tables, engine_for(conn).conn_type)))
     except Exception:  # no version recorded yet (table missing): nothing to show
         return []
 
@@ -235,28 +197,7 @@ def run_statements(conn: Any, statements: list[str]) -> None:
 
     On Databricks each Delta statement is atomic for readers; callers order them so a retry is safe.
     """
-    if not statements:
-        return
-    if conn.conn_type == "duckdb":
-        from medallion import duck
-
-        con = duck.connect(paths.resolve(conn.host))
-        try:
-            con.execute("BEGIN TRANSACTION")
-            for sql in statements:
-                con.execute(sql)
-            con.execute("COMMIT")  # all tables of the layer change together
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
-        finally:
-            con.close()
-    elif conn.conn_type == "databricks":
-        from airflow.providers.databricks.hooks.databricks_sql import DatabricksSqlHook
-
-        DatabricksSqlHook(databricks_conn_id=conn.conn_id).run(statements)
-    else:
-        raise ValueError(f"cannot write to a {conn.conn_type!r} lakehouse connection (duckdb or databricks)")
+    engine_for(conn).run_statements(conn, statements)
 
 
 def query_one(conn: Any, sql: str) -> tuple[Any, ...]:
@@ -267,19 +208,4 @@ def query_one(conn: Any, sql: str) -> tuple[Any, ...]:
 
 def query_all(conn: Any, sql: str) -> list[tuple[Any, ...]]:
     """Every row of a query on the lakehouse connection."""
-    if conn.conn_type == "duckdb":
-        from medallion import duck
-
-        con = duck.connect(paths.resolve(conn.host), read_only=False)
-        try:
-            return [tuple(r) for r in con.execute(sql).fetchall()]
-        finally:
-            con.close()
-    if conn.conn_type == "databricks":
-        from airflow.providers.common.sql.hooks.handlers import fetch_all_handler
-        from airflow.providers.databricks.hooks.databricks_sql import DatabricksSqlHook
-
-        rows = DatabricksSqlHook(databricks_conn_id=conn.conn_id).run(sql, handler=fetch_all_handler) or []
-        return [tuple(r) for r in rows]
-    raise ValueError(f"cannot query a {conn.conn_type!r} lakehouse connection (duckdb or databricks)")
-
+    return engine_for(conn).query_all(conn, sql)

@@ -6,7 +6,7 @@ logical date (that date's earlier quarantine rows are replaced, so re-runs never
 The staging table is left untouched: the audit validates, and publish copies, only the rows
 that pass every quarantine rule (``keep`` predicate), so a retried gate sees the same input.
 The SQL is plain enough for DuckDB and Databricks SQL; only literals, identifiers and the regex
-function differ.
+function differ, and each lakehouse engine (``medallion.engines``) writes those.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from medallion.engines import engine_for, engine_named
 from medallion.spec.models import Expectation, TableCheck
 
 _SHORT = {
@@ -102,27 +103,18 @@ def failure_predicate(exp: Expectation, source: str, dialect: str) -> str:
         return f"{col} IS NOT NULL AND ({' OR '.join(bounds) or 'FALSE'})"
     if exp.type == "expect_column_values_to_match_regex":
         pattern = literal(exp.regex or "", dialect)
-        matches = f"{col} RLIKE {pattern}" if dialect == "databricks" else f"regexp_matches({col}, {pattern})"
-        return f"{col} IS NOT NULL AND NOT {matches}"
+        return f"{col} IS NOT NULL AND NOT {engine_named(dialect).regex_matches(col, pattern)}"
     raise ValueError(f"{exp.type} cannot quarantine rows")
 
 
 def ident(name: str, dialect: str) -> str:
-    if dialect == "databricks":
-        return "`" + name.replace("`", "``") + "`"
-    return '"' + name.replace('"', '""') + '"'
+    """A quoted identifier in the engine's dialect."""
+    return engine_named(dialect).ident(name)
 
 
 def literal(value: Any, dialect: str) -> str:
     """A SQL literal; Databricks string literals treat backslashes as escapes, DuckDB's do not."""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int | float):
-        return repr(value)
-    text = str(value)
-    if dialect == "databricks":
-        return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-    return "'" + text.replace("'", "''") + "'"
+    return engine_named(dialect).literal(value)
 
 
 @dataclass
@@ -152,7 +144,7 @@ def apply(conn: Any, quarantine: QuarantinePlan, *, run_id: str, ds: str) -> Qua
     """Count per rule, then replace this date's rows in the quarantine table (idempotent)."""
     from medallion.quality.publish import query_one, run_statements
 
-    dialect = conn.conn_type
+    dialect = engine_for(conn).conn_type
     row = query_one(conn, quarantine.count_sql())
     total, failing, *per_rule = (int(v or 0) for v in row)
     run_statements(conn, quarantine.write_statements(run_id, ds, dialect))

@@ -7,7 +7,6 @@ from airflow_settings.yaml, or secrets pasted into YAML.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,21 +14,16 @@ from typing import Any, Protocol
 
 from medallion import paths
 from medallion.errors import Problem
+from medallion.spec.docs_url import RUNBOOK_PATH, docs_url_missing
 from medallion.spec.load import MergedDoc, PathKey, dotted
 from medallion.spec.models import PipelineSpec
 from medallion.spec.ownership import TableOwner, assign_owners, misplaced_contracts, produced_tables
 
-_SECRET_KEY = re.compile(r"(?i)^(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key)$")
-_SECRET_VALUE = re.compile(
-    r"xox[abposr]-[A-Za-z0-9-]{10,}|dapi[0-9a-f]{20,}|AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY"
-    r"|(?i:password\s*=\s*[^\s;'\"{]+)|://[^:/@\s]+:[^@/\s{]+@"
-)
 SELECTOR_HINT = (
     "dbt selector syntax as cosmos renders it: path:models/<folder> (a whole directory, not a prefix), tag:<tag>, "
     "a model name, fqn:<project>.<folder>.<model>, config.materialized:<m>, with +/@ graph operators; "
     "`make manifest` after adding models"
 )
-SECRET_HINT = "never put credentials in a spec: store them in an Airflow connection and reference its conn_id"
 
 
 @dataclass
@@ -59,32 +53,6 @@ def _problem(
 ) -> Problem:
     pos = item.doc.position(at)
     return Problem(pos.file, pos.line, pos.column, field_name, message, hint, severity)
-
-
-def find_secrets(doc: MergedDoc, file: str) -> list[Problem]:
-    """Password/token-like keys with a value, or values that look like credentials."""
-    found: list[Problem] = []
-
-    def walk(node: Any, at: PathKey) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if _SECRET_KEY.match(str(key)) and value not in (None, ""):
-                    found.append(_secret(doc, (*at, key), f"key {key!r} holds a literal secret"))
-                else:
-                    walk(value, (*at, key))
-        elif isinstance(node, list):
-            for i, value in enumerate(node):
-                walk(value, (*at, i))
-        elif isinstance(node, str) and _SECRET_VALUE.search(node):
-            found.append(_secret(doc, at, "this value looks like a credential"))
-
-    walk(doc.data, ())
-    return found
-
-
-def _secret(doc: MergedDoc, at: PathKey, message: str) -> Problem:
-    pos = doc.position(at)
-    return Problem(pos.file, pos.line, pos.column, dotted(at), message, SECRET_HINT)
 
 
 class GoldSelector(Protocol):
@@ -117,8 +85,6 @@ def check_project(
 
 def _docs_url_set(items: list[LoadedSpec], report: ProjectReport) -> None:
     """Once per project (at the first spec): alerts cannot link the runbook until docs_url is set."""
-    from medallion.alerts.runbook import RUNBOOK_PATH, docs_url_missing
-
     item = next((i for i in items if not i.spec.alerts.runbook and docs_url_missing(i.spec.alerts.docs_url)), None)
     if item is None:
         return

@@ -210,7 +210,7 @@ class SpecLoader:
         Within the loader's limits (size, aliases, depth, time budget): a spec over one is a
         ``SpecError`` like any other, so it becomes a placeholder DAG and costs no other spec.
         """
-        from medallion.spec.checks import find_secrets
+        from medallion.spec.secrets import find_secrets
 
         path = path.resolve()
         deadline = Deadline(self.limits.seconds)

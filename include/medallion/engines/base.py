@@ -1,0 +1,120 @@
+"""The lakehouse engine protocol: everything that differs between DuckDB (local) and Databricks.
+
+The gates, publish, quarantine, contract types and the dbt profile all ask the engine of the
+``lakehouse`` connection (``engines.engine_for(conn)``) instead of comparing ``conn.conn_type``.
+A new engine is one module with one subclass of :class:`LakehouseEngine` plus one line in
+``engines/__init__.py``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class SqlTarget:
+    """How GE reaches the data: a SQLAlchemy URL plus engine kwargs, or a Databricks warehouse."""
+
+    kind: str  # the engine's conn_type
+    connection_string: str
+    engine_kwargs: dict[str, Any]
+    databricks: dict[str, Any] | None = None
+
+    def add_datasource(self, context: Any, name: str) -> Any:
+        from medallion.engines import engine_named
+
+        return engine_named(self.kind).add_datasource(context, name, self)
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A check before publishing: ``setup`` statements, then ``query``; ``hold(rows)`` returns the
+    reasons to publish nothing (empty: go on)."""
+
+    setup: Sequence[str]
+    query: str
+    hold: Callable[[list[tuple[Any, ...]]], list[Any]]
+
+
+class LakehouseEngine(ABC):
+    """One lakehouse engine, claimed by the Airflow connection type of ``lakehouse``."""
+
+    #: The Airflow ``conn_type`` this engine serves.
+    conn_type: ClassVar[str]
+    #: Where it runs, for error messages ("local", "SQL warehouse").
+    description: ClassVar[str]
+    #: Actual column type names (as ``DESCRIBE`` writes them) → canonical contract type.
+    type_names: ClassVar[dict[str, str]]
+
+    # --- Great Expectations -------------------------------------------------------------------
+    @abstractmethod
+    def sql_target(self, conn: Any) -> SqlTarget:
+        """Where GE validates the ``lakehouse`` connection's tables."""
+
+    @abstractmethod
+    def add_datasource(self, context: Any, name: str, target: SqlTarget) -> Any:
+        """Register ``target`` as a GE data source."""
+
+    # --- statements ---------------------------------------------------------------------------
+    @abstractmethod
+    def run_statements(self, conn: Any, statements: Sequence[str]) -> None:
+        """Run statements: in one transaction where the engine has them, else in order."""
+
+    @abstractmethod
+    def query_all(self, conn: Any, sql: str) -> list[tuple[Any, ...]]:
+        """Every row of a query."""
+
+    @abstractmethod
+    def publish(self, conn: Any, statements: Sequence[str], guard: Guard | None) -> list[Any]:
+        """Run a publish's statements after ``guard``; returns the guard's reasons when it held them back."""
+
+    # --- SQL dialect --------------------------------------------------------------------------
+    @abstractmethod
+    def ident(self, name: str) -> str:
+        """A quoted identifier."""
+
+    @abstractmethod
+    def string_literal(self, text: str) -> str:
+        """A quoted string literal."""
+
+    def literal(self, value: Any) -> str:
+        """A SQL literal for a bool, number or (any other value as) string."""
+        if isinstance(value, bool):
+            return "TRUE" if value else "FALSE"
+        if isinstance(value, int | float):
+            return repr(value)
+        return self.string_literal(str(value))
+
+    @abstractmethod
+    def regex_matches(self, column: str, pattern: str) -> str:
+        """SQL TRUE where ``column`` contains a match of the regex literal ``pattern`` (search, not full match)."""
+
+    @abstractmethod
+    def replace_table(self, staging: str, public: str, keep: str | None) -> list[str]:
+        """Statements making ``staging`` (rows matching ``keep``) the new version of ``public``."""
+
+    # --- contract types -----------------------------------------------------------------------
+    @abstractmethod
+    def describe_sql(self, query: str) -> str:
+        """The statement listing ``(column, type)`` of ``query``'s result."""
+
+    def column_types(self, conn: Any, query: str) -> list[tuple[str, str]]:
+        """``(column, engine type)`` of ``query``'s result."""
+        rows = self.query_all(conn, self.describe_sql(query))
+        return [(str(row[0]), str(row[1])) for row in rows if row[0] and not str(row[0]).startswith("#")]
+
+    @abstractmethod
+    def canonical_type(self, text: str) -> str:
+        """A (whitespace-normalised, non-decimal) engine type as a canonical contract type."""
+
+    # --- dbt ----------------------------------------------------------------------------------
+    @abstractmethod
+    def dbt_profile(self, conn: Any, conn_id: str, schema: str, profile_args: dict[str, Any]) -> dict[str, Any]:
+        """The dbt profile (target) for the connection."""
+
+    def dbt_env_vars(self, conn: Any, conn_id: str, schema: str) -> dict[str, str]:
+        """Environment variables the profile refers to (secrets)."""
+        return {}
