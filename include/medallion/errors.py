@@ -44,6 +44,13 @@ class FailureKind(StrEnum):
     CONTRACT_VIOLATION = "contract_violation"
     GATE_INFRA = "gate_infra"
     BRONZE_CORRUPT = "bronze_corrupt"
+    SCHEMA_DRIFT = "schema_drift"
+    # warnings: the run goes on, the alert says what was set aside or kept back
+    QUALITY_GATE_WARNING = "quality_gate_warning"
+    QUALITY_QUARANTINE = "quality_quarantine"
+    PUBLISH_KEPT_BACK = "publish_kept_back"
+    DBT_TEST_WARNING = "dbt_test_warning"
+    DEADLINE_MISSED = "deadline_missed"
     # bronze steps: the party that failed
     SOURCE = "source"
     SOURCE_QUERY = "source_query"

@@ -2,9 +2,9 @@
 there tells on-call what to do, and every exception the factory raises is a ``MedallionError``.
 
 The kinds are read from the source with ``ast`` (nothing is imported, so a module that does not
-import cleanly right now cannot hide a kind): ``kind=`` arguments, ``kind = ...`` class attributes
-and the string returns of ``*_kind`` functions, whether written as a literal, a ``FailureKind``
-member or a module constant bound to one of those.
+import cleanly right now cannot hide a kind): ``kind=`` arguments, exceptions' ``kind = ...``,
+``catalog.classes["..."]`` look-ups and the string returns of ``*_kind`` functions, whether written
+as a literal, a ``FailureKind`` member or a module constant bound to one of those.
 """
 
 from __future__ import annotations
@@ -131,6 +131,8 @@ def kinds_used(trees: dict[str, ast.Module]) -> dict[str, set[str]]:
                         target = stmt.target
                     if isinstance(target, ast.Name) and target.id == "kind":
                         note(stmt.value, f"{file}:{stmt.lineno}")
+            elif isinstance(node, ast.Subscript) and _name(node.value) == "classes":  # catalog.classes["x"]
+                note(node.slice, where, literal_only=True)
             elif isinstance(node, ast.FunctionDef) and node.name.endswith("_kind"):
                 for ret in ast.walk(node):
                     if isinstance(ret, ast.Return):
@@ -151,7 +153,8 @@ def test_every_failure_kind_member_is_in_hints_yaml() -> None:
 def test_every_kind_the_code_names_is_in_hints_yaml(trees: dict[str, ast.Module]) -> None:
     used = kinds_used(trees)
     # the scan sees the gates', bronze steps' and dbt's kinds (else it would pass by finding nothing)
-    assert {"gate_infra", "contract_violation", "lake", "source_query", "dbt_test_failure"} <= set(used), sorted(used)
+    expected = {"gate_infra", "contract_violation", "lake", "source_query", "dbt_test_failure", "schema_drift"}
+    assert expected <= set(used), sorted(used)
     unknown = {kind: sorted(places) for kind, places in used.items() if kind not in _known_kinds()}
     assert not unknown, f"these kinds are not classes or families in {CATALOG}: {unknown}"
 
@@ -162,9 +165,10 @@ def test_the_scan_reports_a_kind_missing_from_hints_yaml() -> None:
         "class Broken(Exception):\n    kind = FailureKind.LAKE\n"
         'def f():\n    run_step("x", "y", "", g, kind=TYPO)\n    raise E(kind="nope")\n'
         'def failure_kind(x):\n    return "dbt_tset_failure"\n'
+        'hint = load_catalog().classes["schema_drfit"].hint\n'
     )
     used = kinds_used({"snippet.py": ast.parse(code)})
-    assert set(used) == {"lake", "lake_typo", "nope", "dbt_tset_failure"}
+    assert set(used) == {"lake", "lake_typo", "nope", "dbt_tset_failure", "schema_drfit"}
     assert used["lake_typo"] == {"snippet.py:6"} and not {"lake_typo", "nope"} <= _known_kinds()
 
 
