@@ -54,6 +54,7 @@ def test_airflow_settings_list_every_connection_and_pool_the_factory_uses() -> N
         connections.LAKEHOUSE_SQL,
         connections.SLACK,
         connections.SMTP,
+        connections.PAGERDUTY,
     } <= conn_ids
     assert connections.LAKEHOUSE_POOL in {p["pool_name"] for p in doc["pools"]}
     for conn in doc["connections"]:  # placeholders only, never real secrets

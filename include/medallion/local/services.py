@@ -43,6 +43,7 @@ class LocalEndpoints:
     databricks_port: int
     slack_port: int
     smtp_port: int
+    pagerduty_port: int
     lakehouse: str
     shop_db: str
     bucket: str
@@ -52,11 +53,13 @@ class LocalEndpoints:
     def from_settings(cls, settings: AirflowSettings) -> LocalEndpoints:
         s3 = urlparse(settings.connection(connections.LAKE_S3)["extra"]["endpoint_url"])
         slack = urlparse(settings.connection(connections.SLACK)["extra"]["base_url"])
+        pagerduty = urlparse(settings.connection(connections.PAGERDUTY)["extra"]["base_url"])
         return cls(
             s3_port=int(s3.port or 80),
             databricks_port=int(settings.connection(connections.DATABRICKS)["port"]),
             slack_port=int(slack.port or 80),
             smtp_port=int(settings.connection(connections.SMTP)["port"]),
+            pagerduty_port=int(pagerduty.port or 80),
             lakehouse=settings.connection(connections.LAKEHOUSE_SQL)["host"],
             shop_db=settings.connections.get("shop_db", {}).get("host", str(paths.local_dir() / "shop.sqlite")),
             bucket=_lake_bucket(),
@@ -72,6 +75,10 @@ class LocalEndpoints:
         return Path(self.state_dir) / "mail"
 
     @property
+    def pagerduty_dir(self) -> Path:
+        return Path(self.state_dir) / "pagerduty"
+
+    @property
     def s3_dir(self) -> Path:
         return Path(self.state_dir) / "s3"
 
@@ -82,6 +89,7 @@ class LocalEndpoints:
             (self.databricks_port, connections.DATABRICKS, "Databricks emulator"),
             (self.slack_port, connections.SLACK, "Slack capture"),
             (self.smtp_port, connections.SMTP, "SMTP capture"),
+            (self.pagerduty_port, connections.PAGERDUTY, "PagerDuty capture"),
         ]
 
     def ports(self) -> list[int]:
@@ -120,6 +128,7 @@ def serve(
     from botocore.exceptions import ClientError
 
     from medallion.local.databricks import DatabricksEmulator
+    from medallion.local.pagerduty_server import PagerDutyServer
     from medallion.local.s3_server import PersistentS3Server
     from medallion.local.slack_server import SlackServer
     from medallion.local.smtp_server import SmtpServer
@@ -155,6 +164,7 @@ def serve(
         )
         started.append(SlackServer(port=ep.slack_port, store_dir=ep.slack_dir).start())
         started.append(SmtpServer(port=ep.smtp_port, store_dir=ep.mail_dir).start())
+        started.append(PagerDutyServer(port=ep.pagerduty_port, store_dir=ep.pagerduty_dir).start())
         if ready is not None:
             ready.set()
         while not stop.wait(0.5):
@@ -223,7 +233,8 @@ def local_runtime(say: Callable[[str], None] = print) -> Iterator[dict[str, Any]
     state = running()
     if state is not None:
         ep = LocalEndpoints.from_settings(load_settings())
-        if [state.get(f) for f in ("s3_port", "databricks_port", "slack_port", "smtp_port")] != ep.ports():
+        recorded = ("s3_port", "databricks_port", "slack_port", "smtp_port", "pagerduty_port")
+        if [state.get(f) for f in recorded] != ep.ports():
             raise LocalRuntimeError(
                 f"the local runtime running (pid {state['pid']}) uses other ports than {settings_path()}: "
                 "stop it with `medallion local down`, then retry"
@@ -231,7 +242,7 @@ def local_runtime(say: Callable[[str], None] = print) -> Iterator[dict[str, Any]
         say(f"▶ using the local runtime already running (pid {state['pid']}; `medallion local down` stops it)")
         yield state
         return
-    say("▶ starting local services (S3, Databricks emulator, Slack, SMTP) on 127.0.0.1 …")
+    say("▶ starting local services (S3, Databricks emulator, Slack, SMTP, PagerDuty) on 127.0.0.1 …")
     state = start_background()
     try:
         yield state

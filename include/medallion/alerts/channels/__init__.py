@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from medallion.alerts.channels.base import Channel, ChannelBase
 from medallion.alerts.channels.email import EmailChannel
+from medallion.alerts.channels.pagerduty import PagerDutyChannel
 from medallion.alerts.channels.slack import SlackChannel
 
-CHANNELS: list[type[ChannelBase]] = [SlackChannel, EmailChannel]
+CHANNELS: list[type[ChannelBase]] = [SlackChannel, EmailChannel, PagerDutyChannel]
 
 #: channels whose success means the whole alert reached someone
 CARRIERS = frozenset(c.name for c in CHANNELS if c.carries_alert)
