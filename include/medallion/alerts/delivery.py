@@ -82,7 +82,7 @@ def deliver(
         first = None
     if first and alert.fingerprint in first.get("fingerprints", []):
         log.info("alert %s for %s already sent at %s", alert.failure_class, alert.logical_date, first["sent_at"])
-        return Delivery(statuses={c.name: "deduplicated" for c in active})
+        return Delivery(statuses={c.name: "deduplicated" for c in active if c.carries_alert or c.name in targets})
     result = _repeat_in_thread(alert, first, threading, thread_target) if first and threading else None
     if result is None:
         result = send_alert(alert, targets, state, active)
