@@ -309,8 +309,12 @@ def test_sftp_rejected_key_is_a_connect_error(
     stranger = tmp_path / "stranger"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)], check=True)
     monkeypatch.setenv("AIRFLOW_CONN_SFTP_TEST", json.dumps(sftp.connection_json(key_file=stranger)))
-    with pytest.raises(StepError, match=r"^\[connect source 'orders' \(connection 'sftp_test'\)\] .*Authentication"):
+    # a rejected key does not get better by retrying: the class fails without retry, the message unchanged
+    with pytest.raises(
+        AirflowFailException, match=r"^\[connect source 'orders' \(connection 'sftp_test'\)\] .*Authentication"
+    ) as info:
         land(s3_lake, storage="sftp", conn_id="sftp_test", path="/tmp")
+    assert info.value.kind == "source_auth_failed"
 
 
 def test_glob_patterns() -> None:
