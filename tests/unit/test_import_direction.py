@@ -32,9 +32,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     # the gate reads bronze manifests for integrity and drift (issue #14: drift moves to bronze)
     ("quality/operator.py", "medallion.bronze.landing"): "read_manifest for integrity / drift",
     ("quality/operator.py", "medallion.bronze.steps"): "the LAKE bucket for integrity",
-    # warning / kept-back notifiers the gate and the dbt group still import instead of receiving from build/
-    ("quality/operator.py", "medallion.alerts.notifier"): "notify_gate_warning, notify_publish_kept_back",
-    ("gold/dbt.py", "medallion.alerts.notifier"): "DbtWarningNotifier as cosmos's on_warning_callback",
     # the default gold selector for load_project callers that pass none (validate, loader, tests)
     ("spec/project.py", "medallion.gold.selection"): "default_gold_selector",
 }

@@ -15,7 +15,13 @@ from airflow.sdk import DAG, Asset, TaskGroup
 
 from medallion import layout, paths
 from medallion.alerts.deadline import deadline_alert
-from medallion.alerts.notifier import KeptAlertsSender, PipelineFailureNotifier
+from medallion.alerts.notifier import (
+    DbtWarningNotifier,
+    KeptAlertsSender,
+    PipelineFailureNotifier,
+    notify_gate_warning,
+    notify_publish_kept_back,
+)
 from medallion.bronze.sources import source_kind
 from medallion.build.docs import render_dag_doc
 from medallion.errors import Problem
@@ -113,7 +119,7 @@ def build_dag(
             from medallion.wap import gold_tables
 
             preflight = _chain(upstream, build_gold_preflight(spec, pool=pool))  # dbt unit tests
-            gold = build_gold_group(spec, pool=pool)  # tasks inherit the DAG's default_args
+            gold = build_gold_group(spec, pool=pool, on_warning=DbtWarningNotifier(spec))  # default_args inherited
             # models build in the run's staging schema; the gate audits them there and publishes gold
             _chain(preflight, gold) >> _gate(spec, "gold", pool, publishes=gold_tables(spec))
     return dag
@@ -176,6 +182,8 @@ def _gate(spec: PipelineSpec, layer: str, pool: str | None, publishes: list[str]
         checks=layer_checks(spec, layer),
         contracts=layer_contracts(spec, layer),
         publishes=publishes,
+        on_warning=notify_gate_warning,
+        on_kept_back=notify_publish_kept_back,
         outlets=[layer_asset(spec.id, layer), *(table_asset(spec, t) for t in publishes or [])],
         pool=pool or "default_pool",
         doc_md=f"Great Expectations gate for the {layer} layer; publishes the `{spec.id}.{layer}` asset.",

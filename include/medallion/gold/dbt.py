@@ -53,20 +53,20 @@ def profile_config() -> Any:
     )
 
 
-def build_gold_group(spec: PipelineSpec, pool: str | None = None) -> Any:
+def build_gold_group(spec: PipelineSpec, pool: str | None = None, on_warning: Any = None) -> Any:
     """Create the ``gold`` DbtTaskGroup in the current DAG context and return it.
 
     Every dbt task keeps its node outcomes for the alert (``remember_outcomes``, cosmos's
     post-command ``callback``) and warn-severity tests that found rows send a warning alert
-    (cosmos's ``on_warning_callback``). A model's test task also re-runs its unit tests (dbt
-    selects them with the model; they are cheap fixtures). They are not excluded through
+    (cosmos's ``on_warning_callback``: ``on_warning``, passed in by the DAG builder). A model's
+    test task also re-runs its unit tests (dbt selects them with the model; they are cheap
+    fixtures). They are not excluded through
     ``DBT_EXCLUDE_RESOURCE_TYPES``: cosmos copies a task's env into ``os.environ`` for OpenLineage,
     so in one process (``dag.test``, the demo) it would leak into the preflight and empty it.
     """
     from cosmos import DbtTaskGroup, ExecutionConfig, ProjectConfig, RenderConfig
     from cosmos.constants import InvocationMode, LoadMode, TestBehavior
 
-    from medallion.alerts.notifier import DbtWarningNotifier
     from medallion.gold.results import remember_outcomes
 
     gold = spec.gold
@@ -92,7 +92,7 @@ def build_gold_group(spec: PipelineSpec, pool: str | None = None) -> Any:
         ),
         execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
         operator_args=operator_args,
-        on_warning_callback=DbtWarningNotifier(spec),
+        on_warning_callback=on_warning,
         tooltip="dbt models and tests (astronomer-cosmos)",
     )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from airflow.sdk import BaseOperator
@@ -60,10 +60,14 @@ class QualityGateOperator(RetryByClass, BaseOperator):
         checks: list[TableCheck],
         publishes: list[str] | None = None,
         contracts: list[Contract] | None = None,
+        on_warning: Callable[[PipelineSpec, Any, dict[str, Any]], Any] | None = None,
+        on_kept_back: Callable[[PipelineSpec, Any, str, str, list[str]], Any] | None = None,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
         self.spec, self.layer, self.checks = spec, layer, checks
+        # alerts for warnings / kept-back publishes: passed in by the DAG builder (quality imports no alerts)
+        self.on_warning, self.on_kept_back = on_warning, on_kept_back
         # silver/gold: the tables this gate audits in staging and publishes when it passes (silver: every
         # notebook output unless told; gold: the DAG passes its selection's tables)
         outputs = [t for nb in spec.silver.notebooks for t in nb.outputs] if layer == "silver" and spec.silver else []
@@ -225,11 +229,10 @@ class QualityGateOperator(RetryByClass, BaseOperator):
                 drop_schema=drop,
             )
         if result.skipped:
-            from medallion.alerts.notifier import notify_publish_kept_back
-
             summary, details = wap.kept_back_summary(self.layer, stamp, result.kept_newer, [p.staging for p in pubs])
             self.log.warning("%s\n  %s", summary, "\n  ".join(details))
-            notify_publish_kept_back(self.spec, context, self.layer, summary, details)
+            if self.on_kept_back is not None:
+                self.on_kept_back(self.spec, context, self.layer, summary, details)
             return []
         self.log.info(
             "published %s (logical date %s, run %s)",
@@ -399,7 +402,5 @@ class QualityGateOperator(RetryByClass, BaseOperator):
                 + "; ".join(failing),
                 report,
             )
-        if report["warnings"] or report["quarantined"]:
-            from medallion.alerts.notifier import notify_gate_warning
-
-            notify_gate_warning(self.spec, context, report)
+        if (report["warnings"] or report["quarantined"]) and self.on_warning is not None:
+            self.on_warning(self.spec, context, report)
