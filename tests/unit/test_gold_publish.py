@@ -325,7 +325,11 @@ def test_gold_is_published_only_after_every_test_and_the_gate_pass(wap_runtime) 
     assert {t: checksum(Path(db), t) for t in GOLD} == published  # row checksums before == after
     [[(rejected,)]] = lake_sql(db, "SELECT min(revenue) FROM staging_sales_gold_wap_20261121.daily_revenue")
     assert rejected < 0  # the rejected version is there to inspect
-    alert = next(m["text"] for m in read_messages(Path(state["state_dir"]) / "slack") if "dbt test failed" in m["text"])
+    alert = next(  # this pipeline's alert: other test modules share the session's capture server
+        m["text"]
+        for m in read_messages(Path(state["state_dir"]) / "slack")
+        if "dbt test failed" in m["text"] and "sales_gold_wap" in m["text"]
+    )
     assert "gold.* was not changed by this run: readers still see the last good version" in alert
     assert "gold.daily_revenue = logical date 2026-11-20, run " in alert
     assert "can be inspected in staging_sales_gold_wap_20261121.customer_lifetime_value, " in alert
