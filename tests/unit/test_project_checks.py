@@ -28,7 +28,11 @@ def messages(configs: Path, name: str, severity: str = "error") -> list[str]:
 def test_project_specs_are_clean() -> None:
     project = load_project(ROOT / "dag_configs", connections={"shop_db"})
     assert {p.name for p in project.files} == {"orders.yaml", "customer_segments.yaml"}
-    assert all(not project.problems(f) for f in project.files), project.report.problems
+    # The one expected finding: the shipped defaults keep the docs_url placeholder (a real deployment sets
+    # where its repository is read; we never invent a URL), and validate says so once, at defaults.yaml.
+    found = [p for f in project.files for p in project.problems(f)]
+    expected = [("defaults.yaml", "alerts.docs_url", "warning")]
+    assert [(Path(p.file).name, p.field, p.severity) for p in found] == expected, found
 
 
 def test_trigger_on_unknown_asset_with_did_you_mean(configs: Path) -> None:
