@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import time
@@ -26,11 +27,23 @@ class LocalService:
         self.stop()
 
 
+#: Ports handed out for local servers: below the kernel's ephemeral range (32768+ on Linux), so the client
+#: side of an outgoing connection (boto3, HTTP hooks, another test session) can never take one between the
+#: moment it is picked and the moment its server binds it.
+_SERVER_PORTS = range(20000, 32000)
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 nobody listens on right now (for servers the tests start)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port on 127.0.0.1 nobody listens on right now (for servers the tests and benchmarks start).
+
+    Random within ``_SERVER_PORTS`` rather than the kernel's ``bind(0)`` choice, which comes from the
+    ephemeral range that outgoing connections also draw from: two sessions starting servers while
+    making requests used to collide ("Address already in use")."""
+    for _ in range(200):
+        port = random.choice(_SERVER_PORTS)
+        if not port_taken(port):
+            return port
+    raise RuntimeError(f"no free TCP port on 127.0.0.1 in {_SERVER_PORTS.start}-{_SERVER_PORTS.stop - 1}")
 
 
 def port_taken(port: int, host: str = "127.0.0.1") -> bool:
