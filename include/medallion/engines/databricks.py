@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from medallion.engines.base import Guard, LakehouseEngine, SqlTarget
+from medallion.spec.sqltypes import DECLARED
 
 _SIZED_STRING = re.compile(r"^(?:varchar|char)\s*\(\s*\d+\s*\)$", re.IGNORECASE)  # Databricks stores these as string
 
@@ -14,24 +15,8 @@ _SIZED_STRING = re.compile(r"^(?:varchar|char)\s*\(\s*\d+\s*\)$", re.IGNORECASE)
 class DatabricksEngine(LakehouseEngine):
     conn_type = "databricks"
     description = "SQL warehouse"
-    type_names = {
-        "tinyint": "tinyint",
-        "byte": "tinyint",
-        "smallint": "smallint",
-        "short": "smallint",
-        "int": "int",
-        "integer": "int",
-        "bigint": "bigint",
-        "long": "bigint",
-        "float": "float",
-        "double": "double",
-        "boolean": "boolean",
-        "string": "string",
-        "date": "date",
-        "timestamp": "timestamp",
-        "timestamp_ntz": "timestamp_ntz",
-        "binary": "binary",
-    }
+    #: ``DESCRIBE`` on Databricks reports the same SQL type names a contract declares (spec.sqltypes).
+    type_names = DECLARED
 
     def sql_target(self, conn: Any) -> SqlTarget:
         """GE's ``add_databricks_sql``: validation queries run in the warehouse."""

@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Self
 
-from medallion.local.service import LocalService
+from medallion.local.service import LocalService, reply, serve_in_background, shut_down
 
 EVENTS_FILE = "events.jsonl"
 ACTIONS = ("trigger", "acknowledge", "resolve")
@@ -85,20 +85,14 @@ class PagerDutyServer(LocalService):
         self._httpd = ThreadingHTTPServer(("127.0.0.1", self._requested_port), _Handler)
         self._httpd.daemon_threads = True
         self._httpd.app = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True, name="pagerduty-local"
-        )
-        self._thread.start()
+        self._thread = serve_in_background(self._httpd, "pagerduty-local")
         return self
 
     def stop(self) -> None:
         """Stop serving and release the port; safe to call twice."""
         if self._httpd is None:
             return
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        shut_down(self._httpd, self._thread)
         self._httpd = self._thread = None
 
     @property
@@ -158,9 +152,4 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(*app.enqueue(event if isinstance(event, dict) else {}))
 
     def _send(self, status: int, body: dict[str, Any]) -> None:
-        payload = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        reply(self, status, json.dumps(body).encode(), "application/json")

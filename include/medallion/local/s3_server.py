@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Self
 
-from medallion.local.service import LocalService
+from medallion.local.service import LocalService, serve_in_background, shut_down
 
 log = logging.getLogger(__name__)
 
@@ -251,16 +251,11 @@ class PersistentS3Server(LocalService):
         self.restored = restored = self.store.restore()
         app = WriteThrough(DomainDispatcherApplication(create_backend_app), self.store)
         self._server = make_server(self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="local-s3", daemon=True)
-        self._thread.start()
+        self._thread = serve_in_background(self._server, "local-s3")
         log.info("local S3 on %s:%s: %d object(s) restored from %s", self.host, self.port, restored, self.root)
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+            shut_down(self._server, self._thread, timeout=10)
+        self._server = self._thread = None

@@ -6,6 +6,7 @@ import os
 import random
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any, Self
@@ -25,6 +26,36 @@ class LocalService:
 
     def __exit__(self, *exc_info: Any) -> None:
         self.stop()
+
+
+def serve_in_background(server: Any, name: str, poll_interval: float = 0.1) -> threading.Thread:
+    """``server.serve_forever()`` (a socketserver or werkzeug server) in a daemon thread, started."""
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": poll_interval}, name=name, daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def shut_down(server: Any, thread: threading.Thread | None, timeout: float = 5) -> None:
+    """Stop ``serve_forever``, release the port, and wait for the serving thread."""
+    server.shutdown()
+    server.server_close()
+    if thread is not None:
+        thread.join(timeout=timeout)
+
+
+def reply(
+    handler: Any, status: int, payload: bytes, content_type: str, headers: dict[str, str] | None = None
+) -> None:
+    """Write one complete HTTP response from a ``BaseHTTPRequestHandler`` (the capture servers' answers)."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(payload)))
+    for name, value in (headers or {}).items():
+        handler.send_header(name, value)
+    handler.end_headers()
+    handler.wfile.write(payload)
 
 
 #: Ports handed out for local servers: below the kernel's ephemeral range (32768+ on Linux), so the client

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
-from medallion.local.service import LocalService
+from medallion.local.service import LocalService, reply, serve_in_background, shut_down
 
 log = logging.getLogger(__name__)
 
@@ -208,20 +208,14 @@ class SlackServer(LocalService):
             raise RuntimeError("SlackServer already started")
         self.store_dir.mkdir(parents=True, exist_ok=True)
         self._httpd = _HttpServer((self.host, self._requested_port), _Handler, self)
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True, name="slack-local"
-        )
-        self._thread.start()
+        self._thread = serve_in_background(self._httpd, "slack-local")
         return self
 
     def stop(self) -> None:
         """Stop serving and release the port; safe to call twice."""
         if self._httpd is None:
             return
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        shut_down(self._httpd, self._thread)
         self._httpd = None
         self._thread = None
 
@@ -524,10 +518,4 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, text.encode(), "text/plain; charset=utf-8", {})
 
     def _send(self, status: int, payload: bytes, content_type: str, headers: Mapping[str, str]) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
+        reply(self, status, payload, content_type, dict(headers))

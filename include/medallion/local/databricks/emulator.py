@@ -26,7 +26,7 @@ from typing import Any
 from medallion.duck import S3Settings
 from medallion.local.databricks.engine import Engine
 from medallion.local.databricks.server import Handler, Server
-from medallion.local.service import LocalService
+from medallion.local.service import LocalService, serve_in_background, shut_down
 
 log = logging.getLogger(__name__)
 
@@ -78,13 +78,7 @@ class DatabricksEmulator(LocalService):
         server.emulator = self
         self._server = server
         self._engine.start()
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="databricks-emulator",
-            daemon=True,
-        )
-        self._thread.start()
+        self._thread = serve_in_background(server, "databricks-emulator", poll_interval=0.05)
         log.info("Databricks emulator listening on %s", self.url)
         return self
 
@@ -92,8 +86,7 @@ class DatabricksEmulator(LocalService):
         """Stop serving and cancel what is still running (notebook threads are abandoned)."""
         if self._server is None:
             return
-        self._server.shutdown()
-        self._server.server_close()
+        shut_down(self._server, self._thread)
         self._engine.stop()
         self._server = None
 
