@@ -118,10 +118,8 @@ def is_retried(kind: str) -> bool:
 
 
 def fail_exception_type() -> type[Exception]:
-    try:
-        from airflow.sdk.exceptions import AirflowFailException
-    except ImportError:  # pragma: no cover - older task SDKs
-        from airflow.exceptions import AirflowFailException
+    from airflow.sdk.exceptions import AirflowFailException
+
     return AirflowFailException
 
 
@@ -185,7 +183,7 @@ class RetryByClass:
 
     def __init_subclass__(cls, **kwargs: Any):
         super().__init_subclass__(**kwargs)
-        for name in ("execute", "execute_complete"):
-            method = cls.__dict__.get(name)
+        for name in ("execute", "execute_complete"):  # own or inherited from the operator base: wrapped once
+            method = getattr(cls, name, None)
             if callable(method) and not getattr(method, "__retry_by_class__", False):
                 setattr(cls, name, _guarded(method))

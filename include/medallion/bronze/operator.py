@@ -14,7 +14,7 @@ from airflow.sdk import BaseOperator
 
 from medallion import connections
 from medallion.bronze import steps
-from medallion.errors import StepError, run_step
+from medallion.errors import FailureKind, StepError, run_step
 from medallion.failures import RetryByClass
 from medallion.links import PARTITION_URL_KEY, BronzePartitionLink, browser_url, endpoint_of
 
@@ -145,7 +145,7 @@ class LandSourceOperator(RetryByClass, BaseOperator):
                 message,
                 step="extract",
                 target=self.source_name,
-                kind="empty_extract",
+                kind=FailureKind.EMPTY_EXTRACT,
                 hint="check the source was loaded for this date; set on_empty: warn/allow if it can be empty",
             )
         self.log.warning("%s (on_empty: warn)", message)

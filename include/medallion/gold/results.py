@@ -17,10 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-try:  # AirflowFailException: fail without retries
-    from airflow.sdk.exceptions import AirflowFailException
-except ImportError:  # pragma: no cover - older task SDKs
-    from airflow.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException  # AirflowFailException: fail without retries
 
 from medallion.errors import MedallionError
 from medallion.failures import is_retried

@@ -7,18 +7,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import (
+    AirflowFailException,  # AirflowFailException: fail without retries (bad data does not get better by retrying)
+)
 
 from medallion import connections
 from medallion.errors import FailureKind, GateFailed, MedallionError, StepError, step_errors
 from medallion.failures import RetryByClass
 from medallion.links import REPORT_URL_KEY, QualityReportLink, browser_url, endpoint_of
 from medallion.spec.models import Contract, PipelineSpec, TableCheck
-
-try:  # AirflowFailException: fail without retries (bad data does not get better by retrying)
-    from airflow.sdk.exceptions import AirflowFailException
-except ImportError:  # pragma: no cover
-    from airflow.exceptions import AirflowFailException
-
 
 VOLUME_LOOKBACK_MAX = 60
 
@@ -87,6 +84,7 @@ class QualityGateOperator(RetryByClass, BaseOperator):
 
         s3 = S3Hook(aws_conn_id=connections.LAKE_S3)
         ds = context["ds"]
+        self._manifests: dict[str, dict[str, Any]] = {}  # bronze: each source's manifest, read once per run
         if self.layer == "bronze":
             self._verify_bronze(s3, ds)
         tables = []
@@ -107,7 +105,7 @@ class QualityGateOperator(RetryByClass, BaseOperator):
                 "validate",
                 f"{self.layer} {check.table}",
                 "the validation engine could not run; check the table exists and the lakehouse is up",
-                kind="gate_infra",
+                kind=FailureKind.GATE_INFRA,
             ):
                 result = run_table_check(
                     target,
@@ -144,7 +142,7 @@ class QualityGateOperator(RetryByClass, BaseOperator):
             "contract",
             f"{self.layer} {check.table}",
             "the table's column types could not be read; check the table exists and the lakehouse is up",
-            kind="gate_infra",
+            kind=FailureKind.GATE_INFRA,
         ):
             actual = column_types(conn, query)
         outcomes = contract_outcomes(contract, conn.conn_type, actual)
@@ -187,7 +185,7 @@ class QualityGateOperator(RetryByClass, BaseOperator):
             f"rows could not be set aside; check {staging} exists and {target} has the staging table's "
             "columns plus _quarantine_rules, _run_id, _logical_date, _quarantined_at (drop it after a schema "
             "change); the task retries",
-            kind="gate_infra",
+            kind=FailureKind.GATE_INFRA,
         ):
             result = quarantine.apply(conn, plan, run_id=context["run_id"], ds=context["ds"])
         self.log.info(
@@ -219,7 +217,7 @@ class QualityGateOperator(RetryByClass, BaseOperator):
             "publish",
             ", ".join(self.publishes),
             "the data passed its gate but could not be published; the task retries",
-            kind="gate_infra",
+            kind=FailureKind.GATE_INFRA,
         ):
             result = publish(
                 base_hook.get_connection(connections.LAKEHOUSE_SQL),
@@ -243,9 +241,12 @@ class QualityGateOperator(RetryByClass, BaseOperator):
         return result.published
 
     def _bronze_manifest(self, s3: Any, dataset: str, ds: str) -> dict[str, Any]:
+        """The committed manifest of ``dataset`` for ``ds`` (read from S3 once per run: verify, query, drift)."""
         from medallion import layout
         from medallion.bronze.landing import read_manifest
 
+        if dataset in self._manifests:
+            return self._manifests[dataset]
         key = layout.bronze_partition_key(self.spec, dataset, ds)
         manifest = read_manifest(s3, self.spec.lake.bucket, key)
         if manifest is None:
@@ -254,8 +255,9 @@ class QualityGateOperator(RetryByClass, BaseOperator):
                 step="validate",
                 target=f"bronze {dataset}",
                 hint="the bronze task did not commit this date; clear it first",
-                kind="gate_infra",
+                kind=FailureKind.GATE_INFRA,
             )
+        self._manifests[dataset] = manifest
         return manifest
 
     def _verify_bronze(self, s3: Any, ds: str) -> None:
@@ -264,14 +266,15 @@ class QualityGateOperator(RetryByClass, BaseOperator):
         import re
 
         from medallion import layout
-        from medallion.bronze.steps import LAKE
         from medallion.quality.integrity import verify_partition
 
         bucket = self.spec.lake.bucket
         for source in self.spec.bronze.sources if self.spec.bronze else []:
             manifest = self._bronze_manifest(s3, source.name, ds)
             where = f"s3://{bucket}/{layout.bronze_partition_key(self.spec, source.name, ds)}"
-            with step_errors("verify", f"bronze {source.name} {where}", "S3 could not be read; the task retries", LAKE):
+            with step_errors(
+                "verify", f"bronze {source.name} {where}", "S3 could not be read; the task retries", FailureKind.LAKE
+            ):
                 problems = verify_partition(s3, bucket, manifest)
             if problems:
                 task = f"bronze.extract_{source.name}"
@@ -318,15 +321,12 @@ class QualityGateOperator(RetryByClass, BaseOperator):
 
     def _schema_drift(self, s3: Any, ds: str) -> list[dict[str, Any]]:
         """A warning outcome per source whose columns changed since the previous extract."""
-        from medallion import layout
-        from medallion.bronze.landing import read_manifest
         from medallion.failures import load_catalog
         from medallion.quality.gate import Outcome, TableGateResult
 
         out = []
         for source in self.spec.bronze.sources if self.spec.bronze else []:
-            manifest = read_manifest(s3, self.spec.lake.bucket, layout.bronze_partition_key(self.spec, source.name, ds))
-            drift = (manifest or {}).get("schema_drift") or {}
+            drift = self._bronze_manifest(s3, source.name, ds).get("schema_drift") or {}
             if drift:
                 hint = load_catalog().classes["schema_drift"].hint
                 outcome = Outcome("schema_drift", {}, "warning", False, observed=drift, hint=hint)
@@ -387,7 +387,7 @@ class QualityGateOperator(RetryByClass, BaseOperator):
                 "; ".join(errors[:3]),
                 step="validate",
                 target=f"{self.layer} gate",
-                kind="gate_infra",
+                kind=FailureKind.GATE_INFRA,
                 hint="an expectation could not be evaluated (engine or table problem, not bad data); the task retries",
             )
         if report["critical_failures"]:

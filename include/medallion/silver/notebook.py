@@ -29,12 +29,6 @@ class NotebookTaskOperator(RetryByClass, DatabricksNotebookOperator):
 
     failure_layer = "silver"
 
-    def execute(self, context: Any) -> None:
-        return super().execute(context)
-
-    def execute_complete(self, context: Any, event: dict) -> None:
-        return super().execute_complete(context, event)
-
     def _handle_terminal_run_state(self, run_state: Any, errors: list) -> None:
         """The task's Databricks run ended: in a workflow, its outcome is final for this job run."""
         try:

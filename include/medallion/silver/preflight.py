@@ -14,16 +14,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException  # a lint finding does not go away by retrying
 
 from medallion import paths
 from medallion.errors import FailureKind, MedallionError
 from medallion.failures import RetryByClass
 from medallion.spec.models import PipelineSpec
-
-try:  # a lint finding does not go away by retrying
-    from airflow.sdk.exceptions import AirflowFailException
-except ImportError:  # pragma: no cover - older task SDKs
-    from airflow.exceptions import AirflowFailException
 
 
 class NotebookLintFailed(MedallionError, AirflowFailException):
