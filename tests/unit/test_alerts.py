@@ -394,6 +394,36 @@ def test_same_failure_on_other_dates_goes_to_the_first_alerts_thread(
     assert len(read_mail(tmp_path / "mail")) == 1  # the repeats are in the thread, not three more e-mails
 
 
+def test_two_tasks_failing_alike_on_one_date_are_two_whole_alerts(
+    servers, alert_state, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Two dbt models' tests failing in one run share pipeline, layer, class and date, but are two
+    failures: neither is deduplicated away or shrunk to a thread line."""
+    slack, _ = servers
+    slack_conn(monkeypatch, slack, "xoxb-good")
+    failed = RuntimeError("Task failed. Final state TIMEDOUT.")
+    sent = [
+        deliver(
+            build_failure_alert(SPEC, on_date(failed, "2026-11-20", task)),
+            SPEC,
+            state=alert_state,
+            slack_conn_id="slack_test",
+            smtp_conn_id="smtp_test",
+        ).slack
+        for task in ("silver.orders", "silver.customers")
+    ]
+    assert sent == ["sent", "sent"]
+    texts = [m["text"] for m in read_messages(tmp_path / "slack")]
+    assert [
+        "Layer / task: silver / silver.orders" in texts[0],
+        "Layer / task: silver / silver.customers" in texts[1],
+    ] == [
+        True,
+        True,
+    ]
+    assert len(read_mail(tmp_path / "mail")) == 2
+
+
 def test_without_a_thread_a_repeat_on_another_date_is_a_whole_alert(
     servers, alert_state, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

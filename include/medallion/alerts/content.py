@@ -132,7 +132,7 @@ def build_failure_alert(spec: PipelineSpec, context: Any) -> Alert:
         links=_links(context, report.get("report_url") or report.get("report_uri")),
         commands=rerun_commands(spec.id, ti.task_id, str(context.get("ds"))),
         run_id=str(context.get("run_id") or ""),
-        fingerprint=fingerprint(spec.id, layer, cls.name, str(context.get("ds"))),
+        fingerprint=fingerprint(spec.id, layer, ti.task_id, cls.name, str(context.get("ds"))),
         retry=retry_note(cls, exc, try_number, max_tries),
     )
 
@@ -229,7 +229,7 @@ def warning_alert(
         links=_links(context, report.get("report_url") or report.get("report_uri")),
         commands=rerun_commands(spec.id, ti.task_id, str(context.get("ds"))),
         run_id=str(context.get("run_id") or ""),
-        fingerprint=fingerprint(spec.id, layer, cls.name, str(context.get("ds"))),
+        fingerprint=fingerprint(spec.id, layer, ti.task_id, cls.name, str(context.get("ds"))),
     )
 
 

@@ -67,6 +67,6 @@ def notify_missed_deadline(context: dict[str, Any], pipeline: str, config_dir: s
         runbook=runbook_link(spec.alerts, cls.name),
         owners=owner_handles(spec),
         commands=rerun_commands(spec.id, ".*", ds),
-        fingerprint=fingerprint(spec.id, None, cls.name, ds),
+        fingerprint=fingerprint(spec.id, None, "(whole run)", cls.name, ds),
     )
     deliver(alert, spec, state=lake_state(spec))

@@ -66,7 +66,7 @@ def deliver(
 ) -> Delivery:
     """Send ``alert`` to every channel ``spec`` routes it to, unless it repeats a recent one; never raises.
 
-    Within ``alerts.dedup_minutes`` of the first alert of a failure (pipeline, layer, class): the
+    Within ``alerts.dedup_minutes`` of the first alert of a failure (pipeline, layer, task, class): the
     same logical date again is not repeated; another date is one line in the first alert's Slack
     thread (a full alert where there is no thread). An alert no channel accepted is kept in the
     lake; every successful delivery then sends the kept ones, marked late.
@@ -76,7 +76,7 @@ def deliver(
     threading = next((c for c in active if c.threads), None)
     thread_target = targets.get(threading.name) if threading else None
     now = dt.datetime.now(dt.UTC)
-    first_key = f"first/{family(alert.pipeline, alert.layer, alert.failure_class)}.json"
+    first_key = f"first/{family(alert.pipeline, alert.layer, alert.task, alert.failure_class)}.json"
     first = state.get(first_key) if state is not None and alert.fingerprint else None
     if first and now - dt.datetime.fromisoformat(first["sent_at"]) >= dt.timedelta(minutes=spec.alerts.dedup_minutes):
         first = None

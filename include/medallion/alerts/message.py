@@ -56,7 +56,7 @@ class Alert:
     links: dict[str, str] = field(default_factory=dict)
     commands: dict[str, str] = field(default_factory=dict)
     run_id: str = ""
-    fingerprint: str = ""  # pipeline, layer, class and logical date (deduplication)
+    fingerprint: str = ""  # pipeline, layer, task, class and logical date (deduplication)
     retry: str = ""  # whether Airflow retries the task, and why
     late_since: str = ""  # set when no channel was reachable at first: when it was first sent
 

@@ -42,7 +42,7 @@ at once without retry: fix the cause, then clear the task. Infrastructure errors
 5xx, timeouts, unreachable endpoints) are retried `defaults.retries` times; the alert comes after the
 last try.
 
-**Repeats.** The same failure (pipeline, layer, class) is alerted once per logical date within
+**Repeats.** The same failure (pipeline, layer, task, class) is alerted once per logical date within
 `alerts.dedup_minutes`; the same failure on other dates (a backfill, the next day) is one line in the
 first alert's Slack thread. An alert that reached no channel (Slack and e-mail both down) is kept in
 the lake bucket under `alerts/_undelivered/` and sent, marked `[late]`, by the next task that reaches

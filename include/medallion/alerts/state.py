@@ -22,14 +22,15 @@ def _digest(*parts: str | None) -> str:
     return hashlib.sha256("|".join(p or "-" for p in parts).encode()).hexdigest()[:24]
 
 
-def fingerprint(pipeline: str, layer: str | None, failure_class: str, logical_date: str) -> str:
-    """The dedup key: the same pipeline, layer, class and logical date is the same failure."""
-    return _digest(pipeline, layer, failure_class, logical_date)
+def fingerprint(pipeline: str, layer: str | None, task: str, failure_class: str, logical_date: str) -> str:
+    """The dedup key: the same pipeline, layer, task, class and logical date is the same failure (two
+    models' failing tests are two failures, each alerted in full)."""
+    return _digest(pipeline, layer, task, failure_class, logical_date)
 
 
-def family(pipeline: str, layer: str | None, failure_class: str) -> str:
+def family(pipeline: str, layer: str | None, task: str, failure_class: str) -> str:
     """The same failure whatever the logical date: repeats on other dates join its first alert's thread."""
-    return _digest(pipeline, layer, failure_class)
+    return _digest(pipeline, layer, task, failure_class)
 
 
 class S3AlertState:
