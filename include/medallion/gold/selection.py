@@ -62,6 +62,10 @@ class ManifestMissing(MedallionError, FileNotFoundError):
     """The dbt manifest cosmos renders from does not exist (run `make manifest`)."""
 
 
+class ManifestUnreadable(MedallionError):
+    """The dbt manifest exists but cosmos cannot load it (truncated, another dbt version…)."""
+
+
 def select_gold(project_dir: Path, select: Sequence[str], exclude: Sequence[str] = ()) -> GoldSelection:
     """The models ``select``/``exclude`` render as cosmos tasks, plus what is wrong with each item.
 
@@ -212,7 +216,13 @@ def _load_nodes(project_dir: Path, manifest: Path, mtime_ns: int) -> dict[str, A
         render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST),
         execution_config=ExecutionConfig(dbt_project_path=project_dir),
     )
-    graph.load_from_dbt_manifest()  # no select/exclude: every node
+    try:
+        graph.load_from_dbt_manifest()  # no select/exclude: every node
+    except Exception as exc:  # one bad file must cost the gold pipelines their DAG, not the loader
+        raise ManifestUnreadable(
+            f"dbt manifest {manifest} cannot be loaded by cosmos ({type(exc).__name__}: {exc}); "
+            "rebuild it with `make manifest` (dbt parse)"
+        ) from exc
     return dict(graph.nodes)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from medallion import paths
-from medallion.errors import Problem
+from medallion.errors import MedallionError, Problem
 from medallion.spec.docs_url import RUNBOOK_PATH, docs_url_missing
 from medallion.spec.load import MergedDoc, PathKey, dotted
 from medallion.spec.models import PipelineSpec
@@ -145,16 +145,17 @@ def _gold_selections(items: list[LoadedSpec], select_gold: GoldSelector, report:
             continue
         try:
             selection = select_gold(paths.resolve(gold.project_dir), gold.select, gold.exclude)
-        except FileNotFoundError as exc:
+        except MedallionError as exc:  # no manifest: a warning (validate before `make manifest`); unreadable: error
+            missing = isinstance(exc, FileNotFoundError)
             report.add(
                 item.path,
                 _problem(
                     item,
                     ("gold",),
                     "gold",
-                    f"{exc}: the gold selection and its tables were not checked",
+                    f"{exc}: the gold selection and its tables were not checked" if missing else str(exc),
                     "run `make manifest` (dbt parse)",
-                    severity="warning",
+                    severity="warning" if missing else "error",
                 ),
             )
             continue
