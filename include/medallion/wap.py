@@ -16,13 +16,22 @@ from medallion import layout, paths
 from medallion.spec.models import PipelineSpec
 
 
-def gold_models(spec: PipelineSpec) -> list[Any]:
-    """The table-producing dbt models the spec's selection renders (cosmos's own selector)."""
+def gold_selection(spec: PipelineSpec) -> Any | None:
+    """cosmos's answer for the spec's gold ``select``/``exclude`` (a ``GoldSelection``); None without gold.
+
+    The DAG builder resolves it once per DAG (or takes the loader's, from the project checks) and hands it on.
+    """
     from medallion.gold.selection import select_gold
 
     if spec.gold is None:
-        return []
-    return list(select_gold(paths.resolve(spec.gold.project_dir), spec.gold.select, spec.gold.exclude).models)
+        return None
+    return select_gold(paths.resolve(spec.gold.project_dir), spec.gold.select, spec.gold.exclude)
+
+
+def gold_models(spec: PipelineSpec) -> list[Any]:
+    """The table-producing dbt models the spec's selection renders (cosmos's own selector)."""
+    selection = gold_selection(spec)
+    return list(selection.models) if selection else []
 
 
 def gold_tables(spec: PipelineSpec) -> list[str]:

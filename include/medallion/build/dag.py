@@ -77,11 +77,17 @@ def build_dag(
     warnings: Sequence[Problem] = (),
     config_dir: Path | None = None,
     owners: Mapping[str, Any] | None = None,
+    selection: Any = None,
 ) -> DAG:
     """The DAG for one validated spec (not registered globally; the loader exposes it).
 
-    ``owners`` (table → producing pipeline, from the project checks) lets the docs name who owns what it reads.
+    ``owners`` (table → producing pipeline, from the project checks) lets the docs name who owns what it reads;
+    ``selection`` is the spec's gold selection as the project checks resolved it (resolved once here if not
+    given), shared by the docs, the dbt vars and the gold gate.
     """
+    from medallion.wap import gold_selection
+
+    selection = selection or gold_selection(spec)
     args = default_args(spec)
     pool = spec.defaults.lakehouse_pool
     dag = DAG(
@@ -94,7 +100,7 @@ def build_dag(
         default_args=args,
         tags=dag_tags(spec),
         owner_links={o.name: f"mailto:{o.email}" for o in spec.owners[:1] if o.email},
-        doc_md=render_dag_doc(spec, warnings, owners),
+        doc_md=render_dag_doc(spec, warnings, owners, selection),
         params=_params(spec),
         deadline=deadline_alert(spec, config_dir or paths.project_root() / "dag_configs"),
         auto_register=False,
@@ -116,12 +122,11 @@ def build_dag(
             upstream = _chain(upstream, silver) >> _gate(spec, "silver", pool, publishes=outputs)
         if spec.gold:
             from medallion.gold.dbt import build_gold_group, build_gold_preflight
-            from medallion.wap import gold_tables
 
-            preflight = _chain(upstream, build_gold_preflight(spec, pool=pool))  # dbt unit tests
-            gold = build_gold_group(spec, pool=pool, on_warning=DbtWarningNotifier(spec))  # default_args inherited
+            preflight = _chain(upstream, build_gold_preflight(spec, pool=pool, selection=selection))  # unit tests
+            gold = build_gold_group(spec, pool=pool, on_warning=DbtWarningNotifier(spec), selection=selection)
             # models build in the run's staging schema; the gate audits them there and publishes gold
-            _chain(preflight, gold) >> _gate(spec, "gold", pool, publishes=gold_tables(spec))
+            _chain(preflight, gold) >> _gate(spec, "gold", pool, publishes=selection.tables)
     return dag
 
 

@@ -10,13 +10,17 @@ from medallion.alerts.runbook import runbook_link
 from medallion.bronze.sources import source_kind
 from medallion.errors import Problem
 from medallion.spec.models import PipelineSpec
-from medallion.wap import doc_lines
+from medallion.wap import doc_lines, gold_selection
 
 
 def render_dag_doc(
-    spec: PipelineSpec, warnings: Sequence[Problem] = (), table_owners: Mapping[str, Any] | None = None
+    spec: PipelineSpec,
+    warnings: Sequence[Problem] = (),
+    table_owners: Mapping[str, Any] | None = None,
+    selection: Any = None,
 ) -> str:
-    """``table_owners`` (table → ``TableOwner``, from the project checks): who owns what the gold models read."""
+    """``table_owners`` (table → ``TableOwner``, from the project checks): who owns what the gold models read;
+    ``selection``: the spec's resolved gold selection (resolved here when not given)."""
     owners = ", ".join(
         f"[{o.name}](mailto:{o.email})" if o.email else o.name + (f" ({o.slack})" if o.slack else "")
         for o in spec.owners
@@ -47,8 +51,9 @@ def render_dag_doc(
         lines += ["", "## Gold (dbt)", "", f"- select: `{' '.join(spec.gold.select)}`"]
         if spec.gold.exclude:
             lines.append(f"- exclude: `{' '.join(spec.gold.exclude)}`")
-        lines += _gold_models(spec, table_owners or {})
-    lines += _owned_tables(spec)
+        selection = selection or gold_selection(spec)
+        lines += _gold_models(selection, table_owners or {})
+    lines += _owned_tables(spec, selection)
     lines += doc_lines(spec)
     lines += ["", "## Quality gates", ""]
     for layer in ("bronze", "silver", "gold"):
@@ -73,23 +78,9 @@ def render_dag_doc(
     return "\n".join(lines) + "\n"
 
 
-def _gold_selection(spec: PipelineSpec) -> Any | None:
-    from medallion import paths
-    from medallion.gold.selection import ManifestMissing, select_gold
-
-    assert spec.gold is not None
-    try:
-        return select_gold(paths.resolve(spec.gold.project_dir), spec.gold.select, spec.gold.exclude)
-    except ManifestMissing:
-        return None
-
-
-def _gold_models(spec: PipelineSpec, table_owners: Mapping[str, Any]) -> list[str]:
+def _gold_models(selection: Any, table_owners: Mapping[str, Any]) -> list[str]:
     """The models the selection builds (cosmos's selector) and the other pipelines' tables they read."""
-    selection = _gold_selection(spec)
-    if selection is None:
-        return ["- models: unknown (no dbt manifest; run `make manifest`)"]
-    lines = [f"- model `{m.name}` (`{m.file}`) → `{m.table or 'ephemeral'}`" for m in selection.models]
+    lines = [f"- model `{m.name}` (`{m.file}`) → `{m.table}`" for m in selection.models]
     for table in selection.reads:
         owner = table_owners.get(table)
         by = f"owned by pipeline `{owner.pipeline}`" if owner else "no pipeline owns it"
@@ -97,12 +88,11 @@ def _gold_models(spec: PipelineSpec, table_owners: Mapping[str, Any]) -> list[st
     return lines
 
 
-def _owned_tables(spec: PipelineSpec) -> list[str]:
+def _owned_tables(spec: PipelineSpec, selection: Any) -> list[str]:
     """Tables only this pipeline writes (one owner per table, checked by `medallion validate`)."""
     notebooks = spec.silver.notebooks if spec.silver else []
     rows = [(t, f"silver notebook `{nb.name}`") for nb in notebooks for t in nb.outputs]
-    selection = _gold_selection(spec) if spec.gold else None
-    rows += [(m.table, f"dbt model `{m.name}`") for m in (selection.models if selection else ()) if m.table]
+    rows += [(m.table, f"dbt model `{m.name}`") for m in (selection.models if selection else ())]
     if not rows:
         return []
     names = ", ".join(o.name for o in spec.owners)

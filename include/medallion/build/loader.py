@@ -66,7 +66,11 @@ def load_dags(config_dir: Path) -> dict[str, DAG]:
                 log.warning("%s", warning.format())
             try:
                 dag = build_dag(
-                    item.spec, warnings=project.problems(path), config_dir=root, owners=project.report.owners
+                    item.spec,
+                    warnings=project.problems(path),
+                    config_dir=root,
+                    owners=project.report.owners,
+                    selection=project.report.gold.get(path),
                 )
                 if path in project.report.gold:  # the gold group renders exactly what validate resolved
                     from medallion.gold.selection import check_rendered

@@ -24,7 +24,7 @@ def manifest_path(project_dir: Path) -> Path:
     return project_dir / "target" / "manifest.json"
 
 
-def dbt_vars(spec: PipelineSpec) -> dict[str, Any]:
+def dbt_vars(spec: PipelineSpec, selection: Any = None) -> dict[str, Any]:
     """Vars of every dbt command of the pipeline; the staging pair routes its models (write → audit → publish).
 
     ``medallion_models`` (cosmos's selection) are built in the run's ``medallion_staging_schema``;
@@ -36,7 +36,7 @@ def dbt_vars(spec: PipelineSpec) -> dict[str, Any]:
         "ds": "{{ ds }}",
         "pipeline": spec.id,
         "medallion_staging_schema": layout.gold_staging_schema(spec, "{{ ds_nodash }}"),
-        "medallion_models": [m.name for m in wap.gold_models(spec)],
+        "medallion_models": [m.name for m in (selection.models if selection else wap.gold_models(spec))],
     }
 
 
@@ -53,7 +53,9 @@ def profile_config() -> Any:
     )
 
 
-def build_gold_group(spec: PipelineSpec, pool: str | None = None, on_warning: Any = None) -> Any:
+def build_gold_group(
+    spec: PipelineSpec, pool: str | None = None, on_warning: Any = None, selection: Any = None
+) -> Any:
     """Create the ``gold`` DbtTaskGroup in the current DAG context and return it.
 
     Every dbt task keeps its node outcomes for the alert (``remember_outcomes``, cosmos's
@@ -80,7 +82,7 @@ def build_gold_group(spec: PipelineSpec, pool: str | None = None, on_warning: An
         project_config=ProjectConfig(
             dbt_project_path=project_dir,
             manifest_path=manifest_path(project_dir),
-            dbt_vars=dbt_vars(spec),
+            dbt_vars=dbt_vars(spec, selection),
         ),
         profile_config=profile_config(),
         render_config=RenderConfig(
@@ -102,7 +104,7 @@ def unit_test_selection(select: list[str]) -> list[str]:
     return [f"test_type:unit,{s}" for s in select] or ["test_type:unit"]
 
 
-def build_gold_preflight(spec: PipelineSpec, pool: str | None = None) -> Any:
+def build_gold_preflight(spec: PipelineSpec, pool: str | None = None, selection: Any = None) -> Any:
     """``gold_preflight``: the pipeline's dbt unit tests, before any gold table is written.
 
     It runs after the silver gate, not at the start of the run: dbt unit tests read the column
@@ -127,7 +129,7 @@ def build_gold_preflight(spec: PipelineSpec, pool: str | None = None) -> Any:
         install_deps=False,
         select=unit_test_selection(list(gold.select)),
         exclude=list(gold.exclude) or None,
-        vars=dbt_vars(spec),
+        vars=dbt_vars(spec, selection),
         callback=remember_outcomes,
         emit_datasets=EMIT_DBT_ASSETS,
         pool=pool or "default_pool",
