@@ -8,6 +8,7 @@ import hashlib
 import json
 import logging
 import re
+from functools import cached_property
 from typing import Any
 
 from medallion import connections
@@ -39,7 +40,9 @@ class S3AlertState:
     def __init__(self, bucket: str, pipeline: str, aws_conn_id: str = connections.LAKE_S3):
         self.bucket, self.prefix, self.aws_conn_id = bucket, f"alerts/{pipeline}/", aws_conn_id
 
+    @cached_property
     def _hook(self) -> Any:
+        """One S3 hook (one connection lookup, one boto3 client) for every read and write of this state."""
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
         from botocore.config import Config
 
@@ -60,7 +63,7 @@ class S3AlertState:
     def undelivered(self) -> list[str]:
         """Keys of kept alerts, oldest first (names start with the time of the first attempt)."""
         try:
-            return sorted(self._hook().list_keys(bucket_name=self.bucket, prefix=UNDELIVERED_PREFIX) or [])
+            return sorted(self._hook.list_keys(bucket_name=self.bucket, prefix=UNDELIVERED_PREFIX) or [])
         except Exception as exc:
             log.warning("undelivered alerts not listed (%s); they stay for the next task", exc)
             return []
@@ -71,7 +74,7 @@ class S3AlertState:
         if record is None:
             return None
         try:
-            self._hook().delete_objects(bucket=self.bucket, keys=[key])
+            self._hook.delete_objects(bucket=self.bucket, keys=[key])
         except Exception as exc:
             log.warning("kept alert %s not removed (%s); leaving it for later", key, exc)
             return None
@@ -82,17 +85,17 @@ class S3AlertState:
 
     def _read(self, key: str) -> dict[str, Any] | None:
         try:
-            hook = self._hook()
-            if not hook.check_for_key(key, bucket_name=self.bucket):
-                return None
-            return json.loads(hook.read_key(key, bucket_name=self.bucket))
+            body = self._hook.conn.get_object(Bucket=self.bucket, Key=key)["Body"].read()  # one round trip
+            return json.loads(body)
         except Exception as exc:
+            if getattr(exc, "response", {}).get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
             log.warning("alert state %s unreadable (%s); continuing without it", key, exc)
             return None
 
     def _write(self, key: str, value: dict[str, Any]) -> bool:
         try:
-            self._hook().load_string(json.dumps(value), key=key, bucket_name=self.bucket, replace=True)
+            self._hook.load_string(json.dumps(value), key=key, bucket_name=self.bucket, replace=True)
             return True
         except Exception as exc:
             log.warning("alert state %s not saved (%s)", key, exc)
