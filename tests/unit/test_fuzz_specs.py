@@ -109,24 +109,29 @@ def test_loader_never_raises_and_keeps_good_dags(text: str) -> None:
 
 
 @st.composite
-def hostile(draw: st.DrawFn) -> str:
-    """Alias bombs of any shape, deep nesting, and known hostile texts spliced into a (mangled) good spec."""
+def hostile(draw: st.DrawFn) -> tuple[str, str | None]:
+    """Alias bombs of any shape, deep nesting, and known hostile texts spliced into a (mangled) good spec;
+    with what the refusal must say (None where only *a* refusal or a valid spec is certain)."""
     kind = draw(st.sampled_from(["bomb", "deep", "spliced"]))
     if kind == "bomb":
-        return alias_bomb(levels=draw(st.integers(2, 40)), width=draw(st.integers(2, 12)))
+        levels, width = draw(st.integers(2, 40)), draw(st.integers(2, 12))
+        expanded = width**levels > 50_000 or width * (levels - 1) > 100  # over the value or the alias limit
+        return alias_bomb(levels=levels, width=width), "alias" if expanded else ""
     if kind == "deep":
         opener, closer = draw(st.sampled_from([("[", "]"), ("{a: ", "}"), ("[{b: ", "}]")]))
         depth = draw(st.integers(20, 20_000))
-        return "description: x\nbronze: " + opener * depth + "1" + closer * draw(st.integers(0, depth)) + "\n"
+        text = "description: x\nbronze: " + opener * depth + "1" + closer * draw(st.integers(0, depth)) + "\n"
+        return text, "nested more than" if depth * opener.count("[") + depth * opener.count("{") > 32 else ""
     lines = draw(mangled()).splitlines(keepends=True)
     text, _ = draw(st.sampled_from(sorted(HOSTILE.values())))
     at = draw(st.integers(0, len(lines)))
-    return "".join(lines[:at]) + text + "".join(lines[at:])
+    return "".join(lines[:at]) + text + "".join(lines[at:]), None
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(hostile())
-def test_hostile_specs_are_refused_quickly_and_cost_only_themselves(text: str) -> None:
+def test_hostile_specs_are_refused_quickly_and_cost_only_themselves(case: tuple[str, str | None]) -> None:
+    text, refusal = case
     root = project_with(text)
     try:
         fuzzed = (root / "sales/zz_fuzzed.yaml").resolve()
@@ -138,6 +143,9 @@ def test_hostile_specs_are_refused_quickly_and_cost_only_themselves(text: str) -
         else:
             problems = []
         assert time.perf_counter() - started < 2.0
+        if refusal is not None:  # bombs and deep nesting are never accepted; over a limit, the limit says so
+            assert problems, "a hostile spec was accepted"
+            assert refusal in " ".join(p.message for p in problems), [p.message for p in problems]
         for problem in problems:
             assert problem.line >= 1 and problem.column >= 1 and problem.message
         project = load_project(root, connections=None)

@@ -211,12 +211,38 @@ def test_a_lock_held_too_long_fails_with_what_to_do(tmp_path: Path) -> None:
         holder.wait(timeout=30)
 
 
-def test_dbt_duckdb_retries_its_connection_on_the_lock() -> None:
+def test_dbt_duckdb_retries_its_connection_on_the_lock(tmp_path: Path) -> None:
+    """Real dbt with the profile the gold tasks get: it waits for another writer's lock instead of failing."""
+    import yaml
+
     from medallion.gold.profile import LOCK_CONNECT_ATTEMPTS, LakehouseProfileMapping
 
     mapping = LakehouseProfileMapping("lakehouse")  # the test overlay's duckdb connection
     assert mapping.profile["retries"] == {"connect_attempts": LOCK_CONNECT_ATTEMPTS}
     assert LOCK_CONNECT_ATTEMPTS >= 8  # 2**attempt s between attempts: several minutes
+    db = tmp_path / "lh.duckdb"
+    project = tmp_path / "proj"
+    (project / "models").mkdir(parents=True)
+    (project / "models/one.sql").write_text("select 1 as x")
+    (project / "dbt_project.yml").write_text(
+        yaml.safe_dump({"name": "p", "version": "1.0.0", "config-version": 2, "profile": "p"})
+    )
+    profile = {**mapping.profile, "path": str(db)}
+    (project / "profiles.yml").write_text(yaml.safe_dump({"p": {"target": "t", "outputs": {"t": profile}}}))
+    hold = 15.0  # longer than dbt's own start-up, so its first connect meets the lock
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(db), str(hold)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        run = subprocess.run(
+            [str(Path(sys.executable).with_name("dbt")), "run", "--profiles-dir", "."],
+            cwd=project, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        waited = time.monotonic() - started
+    finally:
+        holder.wait(timeout=30)
+    assert run.returncode == 0, run.stdout[-2000:]
+    assert waited > hold - 1  # it met the lock and retried past it (without retries dbt fails at once)
 
 
 # --------------------------------------------------------------------------- the DAG's wiring
