@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import yaml
 
 from medallion import duck
-from medallion.quality.publish import publish
+from medallion.quality.publish import Publication, publish
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = """{{ config(materialized='incremental', unique_key='id') }}
@@ -80,7 +80,7 @@ def test_incremental_state_carries_over_from_the_published_version_only(tmp_path
     _dbt_run(project, "staging_1")  # first run: nothing published yet, a full build in staging
     assert _ids(db, "staging_1.events_inc") == [(1, "staging_1"), (2, "staging_1")]
     assert not _sql(db, "SELECT * FROM information_schema.tables WHERE table_schema = 'gold'")
-    publish(lake, [("staging_1.events_inc", "gold.events_inc")], drop_schema="staging_1")
+    publish(lake, [Publication("staging_1.events_inc", "gold.events_inc")], drop_schema="staging_1")
     assert _ids(db, "gold.events_inc") == [(1, "staging_1"), (2, "staging_1")]
 
     _sql(db, "INSERT INTO raw.events VALUES (3,'c')")
@@ -96,5 +96,5 @@ def test_incremental_state_carries_over_from_the_published_version_only(tmp_path
     assert rows == [(1, "a", "staging_1"), (2, "b", "staging_1"), (3, "changed", "staging_3"), (4, "d", "staging_3")], (
         "built on the published state (ids 1-2 from run 1), not on rejected run 2's table"
     )
-    publish(lake, [("staging_3.events_inc", "gold.events_inc")], drop_schema="staging_3")
+    publish(lake, [Publication("staging_3.events_inc", "gold.events_inc")], drop_schema="staging_3")
     assert [i for i, _ in _ids(db, "gold.events_inc")] == [1, 2, 3, 4]

@@ -151,12 +151,6 @@ def manifest_before(s3_hook: Any, bucket: str, dataset_prefix: str, partition_ke
     return json.loads(s3_hook.read_key(earlier[-1], bucket_name=bucket)) if earlier else None
 
 
-def previous_manifest(s3_hook: Any, bucket: str, dataset_prefix: str, partition_key: str) -> dict[str, Any] | None:
-    """The manifest of this partition or, failing that, of the latest earlier partition."""
-    current = read_manifest(s3_hook, bucket, partition_key)
-    return current if current is not None else manifest_before(s3_hook, bucket, dataset_prefix, partition_key)
-
-
 def schema_drift(previous: list[dict[str, str]] | None, current: list[dict[str, str]]) -> dict[str, Any]:
     """Columns added, removed or retyped since the previous extract (empty dict: no drift)."""
     if not previous:

@@ -96,7 +96,10 @@ def build_dag(
         schedule=schedule_of(spec),
         start_date=dt.datetime.combine(spec.start_date, dt.time(), tzinfo=dt.UTC),
         catchup=spec.catchup,
-        max_active_runs=max_active_runs(spec),
+        # one run at a time, whatever the load semantics: snapshot publishes must follow date order, and
+        # silver staging is one table per pipeline, so two runs would audit each other's notebook output
+        # (README: Concurrent runs; backfills, counted apart by Airflow 3, are told --max-active-runs 1)
+        max_active_runs=1,
         default_args=args,
         tags=dag_tags(spec),
         owner_links={o.name: f"mailto:{o.email}" for o in spec.owners[:1] if o.email},
@@ -143,16 +146,6 @@ def land_operator(spec: PipelineSpec, src: Any) -> Any:
     }
     source = source_kind(src.kind)
     return source.operator(**common, **source.options(src))
-
-
-def max_active_runs(spec: PipelineSpec) -> int:
-    """One run at a time, whatever the load semantics (README: Concurrent runs).
-
-    Snapshot: publishes must follow date order (the latest date wins). Incremental: merges converge
-    in any order, but silver staging is one table per pipeline, so two runs would audit each other's
-    notebook output. Backfills (Airflow 3 counts them apart) are told to use ``--max-active-runs 1``.
-    """
-    return 1
 
 
 def _params(spec: PipelineSpec) -> dict[str, Any]:

@@ -131,9 +131,6 @@ class DuckDBEngine(LakehouseEngine):
     def describe_sql(self, query: str) -> str:
         return f"DESCRIBE {query}"
 
-    def column_types(self, conn: Any, query: str) -> list[tuple[str, str]]:
-        return [(str(row[0]), str(row[1])) for row in self.query_all(conn, self.describe_sql(query))]
-
     def canonical_type(self, text: str) -> str:
         return self.type_names.get(text, text)
 

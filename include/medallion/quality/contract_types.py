@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from medallion.engines import ENGINES, engine_named
+from medallion.engines import engine_named
 from medallion.spec.sqltypes import DECIMAL, declared_type
 
 #: Actual type names per engine → canonical type (DuckDB ``DESCRIBE``; Databricks ``DESCRIBE QUERY``).
-ENGINE_TYPES: dict[str, dict[str, str]] = {name: engine.type_names for name, engine in ENGINES.items()}
 
 
 def actual_type(engine: str, text: str) -> str:

@@ -22,7 +22,7 @@ Engines:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,20 +149,13 @@ def newer_versions(current: list[PublishedVersion], stamp: RunStamp, backfill: b
 
 def publish(
     conn: Any,
-    pubs: Sequence[Publication] | list[tuple[str, str]],
-    keep: Mapping[str, str] | None = None,
+    items: Sequence[Publication],
     *,
     stamp: RunStamp | None = None,
     backfill: bool = False,
     drop_schema: str | None = None,
 ) -> PublishResult:
-    """Publish on the ``lakehouse`` connection (DuckDB: one transaction; Databricks: in order).
-
-    ``pubs`` may be plain ``(staging, public)`` pairs with ``keep`` mapping a public table to the
-    predicate of its rows that were not quarantined.
-    """
-    keep = keep or {}
-    items = [p if isinstance(p, Publication) else Publication(p[0], p[1], keep.get(p[1])) for p in pubs]
+    """Publish on the ``lakehouse`` connection (DuckDB: one transaction; Databricks: in order)."""
     if not items:
         return PublishResult([], [])
     tables = [p.public for p in items]
