@@ -4,11 +4,7 @@ Airflow's DAG discovery looks for the words "airflow" and "dag" in this file.
 ``MEDALLION_CONFIG_DIR`` points the loader at another folder of specs (tests, previews).
 """
 
-import os
-from pathlib import Path
-
+from medallion import paths
 from medallion.build.loader import load_dags
 
-CONFIG_DIR = Path(os.environ.get("MEDALLION_CONFIG_DIR") or Path(__file__).resolve().parent.parent / "dag_configs")
-
-globals().update(load_dags(CONFIG_DIR))
+globals().update(load_dags(paths.config_dir()))

@@ -13,7 +13,7 @@ def _validate(args: argparse.Namespace) -> int:
     from medallion.spec.load import config_root_of, spec_files
     from medallion.spec.project import known_connections, load_project
 
-    targets = [Path(p) for p in args.paths] or [paths.project_root() / "dag_configs"]
+    targets = [Path(p) for p in args.paths] or [paths.config_dir()]
     problems, checked = [], 0
     for target in targets:
         if not target.exists():
@@ -57,7 +57,7 @@ def _explain(args: argparse.Namespace) -> int:
     from medallion.spec.explain import explain
     from medallion.spec.project import load_project
 
-    root = paths.project_root() / "dag_configs"
+    root = paths.config_dir()
     project = load_project(root)
     for item in project.valid.values():
         if item.spec.id == args.pipeline:
@@ -126,10 +126,9 @@ def _runnable(pipeline: str) -> int:
     """0 if ``pipeline`` is a valid pipeline's DAG id; else print why (its spec's errors, as `validate`
     prints them, or the known ids) and return 1."""
     from medallion.build.placeholder import placeholder_dag_id
-    from medallion.local.demo import config_root
     from medallion.spec.project import known_connections, load_project
 
-    root = config_root().resolve()
+    root = paths.config_dir()
     project = load_project(root, connections=known_connections())
     for path in project.files:
         item = project.valid.get(path)

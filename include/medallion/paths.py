@@ -12,6 +12,12 @@ def project_root() -> Path:
     return Path(env).resolve() if env else Path(__file__).resolve().parents[2]
 
 
+def config_dir() -> Path:
+    """The folder of specs every command and the DAG loader read (``MEDALLION_CONFIG_DIR`` overrides it)."""
+    env = os.environ.get("MEDALLION_CONFIG_DIR")
+    return Path(env).resolve() if env else project_root() / "dag_configs"
+
+
 def local_dir() -> Path:
     """All local embedded state lives here (git-ignored)."""
     env = os.environ.get("MEDALLION_LOCAL_DIR")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +41,7 @@ def notify_missed_deadline(context: dict[str, Any], pipeline: str, config_dir: s
     from medallion.alerts.state import fingerprint
     from medallion.spec.project import load_project
 
-    root = Path(config_dir or os.environ.get("MEDALLION_CONFIG_DIR") or paths.project_root() / "dag_configs")
+    root = Path(config_dir) if config_dir else paths.config_dir()
     spec = next((i.spec for i in load_project(root).valid.values() if i.spec.id == pipeline), None)
     if spec is None:
         log.error("missed deadline for %s, but its spec is not valid any more; no alert sent", pipeline)

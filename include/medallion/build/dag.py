@@ -105,7 +105,7 @@ def build_dag(
         owner_links={o.name: f"mailto:{o.email}" for o in spec.owners[:1] if o.email},
         doc_md=render_dag_doc(spec, warnings, owners, selection),
         params=_params(spec),
-        deadline=deadline_alert(spec, config_dir or paths.project_root() / "dag_configs"),
+        deadline=deadline_alert(spec, config_dir or paths.config_dir()),
         auto_register=False,
     )
     with dag:

@@ -43,17 +43,11 @@ def local_services() -> Any:
     return services.local_runtime(say)
 
 
-def config_root() -> Path:
-    import os
-
-    return Path(os.environ.get("MEDALLION_CONFIG_DIR") or paths.project_root() / "dag_configs")
-
-
 def pipeline_spec(dag_id: str) -> Any:
     """The valid spec whose DAG is ``dag_id`` (None if there is none)."""
     from medallion.spec.project import load_project
 
-    project = load_project(config_root())
+    project = load_project(paths.config_dir())
     return next((i.spec for i in project.valid.values() if i.spec.dag_id == dag_id), None)
 
 

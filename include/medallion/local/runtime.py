@@ -78,7 +78,7 @@ def run_pipeline(dag_id: str, ds: str, config_dir: Path | None = None) -> RunRes
     """Run one DAG for one logical date with ``dag.test()`` and report each task's state."""
     from medallion.build.loader import load_dags
 
-    config_dir = config_dir or Path(os.environ.get("MEDALLION_CONFIG_DIR") or paths.project_root() / "dag_configs")
+    config_dir = config_dir or paths.config_dir()
     dags = load_dags(config_dir)
     if dag_id not in dags:
         raise KeyError(f"no pipeline {dag_id!r} under {config_dir}; known: {', '.join(sorted(dags))}")

@@ -97,7 +97,7 @@ class LocalEndpoints:
 
 
 def _lake_bucket() -> str:
-    defaults = paths.project_root() / "dag_configs" / "defaults.yaml"
+    defaults = paths.config_dir() / "defaults.yaml"
     with defaults.open(encoding="utf-8") as fh:
         return (yaml.safe_load(fh) or {}).get("lake", {}).get("bucket", "medallion-lake")
 
