@@ -88,16 +88,11 @@ def iter_pages(
 
 
 def records_to_parquet(
-    pages: Iterator[list[dict[str, Any]]], target: Path, *, compression: str = "zstd"
+    pages: Iterator[list[dict[str, Any]]], target: Path, *, batch_rows: int = 100_000, compression: str = "zstd"
 ) -> ExtractResult:
     """Every page's records into ``target``; the first page with records fixes the columns."""
-    sink = ParquetSink(target, compression=compression)
-    sink.empty_schema = pa.schema([])
-    try:
+    with ParquetSink(target, batch_rows=batch_rows, compression=compression) as sink:
         for records in pages:
             if records:
                 sink.write(pa.Table.from_pylist(records, schema=sink.schema))
-    except BaseException:
-        sink.discard()
-        raise
-    return sink.close()
+        return sink.close()

@@ -40,11 +40,12 @@ class ParquetSink:
         batch_rows: int = 100_000,
         compression: str = "zstd",
         track_max: str | None = None,
+        empty_schema: pa.Schema | None = None,
     ):
         self.target, self.columns = target, dict(columns or {})
         self.batch_rows, self.compression, self.track_max = batch_rows, compression, track_max
         self.schema: pa.Schema | None = None
-        self.empty_schema: pa.Schema | None = None  # of the file written when no row came (default: `columns`)
+        self.empty_schema = empty_schema  # of the file written when no row came (default: `columns`)
         self.rows = 0
         self.max_value: Any = None
         self._writer: LocalParquet | None = None
@@ -84,6 +85,14 @@ class ParquetSink:
         if self._pending and self._writer is not None:
             self._writer.write(pa.Table.from_batches(self._pending), row_group_size=self.batch_rows)
         self._pending, self._pending_rows = [], 0
+
+    def __enter__(self) -> ParquetSink:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        """A failure while filling the sink releases the file (``close()`` is the caller's, on success)."""
+        if exc_type is not None:
+            self.discard()
 
     def discard(self) -> None:
         """Release the file after a failed read (the caller's temporary folder removes it)."""

@@ -98,15 +98,13 @@ def stream_query_to_parquet(
         columns = [d[0] for d in cursor.description or []]
         if track_max is not None and track_max not in columns:
             raise ValueError(f"watermark column {track_max!r} is not in the query's columns {columns}")
-        sink = ParquetSink(target, batch_rows=batch_rows, compression=compression, track_max=track_max)
-        sink.empty_schema = pa.schema([pa.field(c, pa.string()) for c in columns])  # still a valid, typed file
-        try:
+        empty = pa.schema([pa.field(c, pa.string()) for c in columns])  # no rows: still a valid, typed file
+        with ParquetSink(
+            target, batch_rows=batch_rows, compression=compression, track_max=track_max, empty_schema=empty
+        ) as sink:
             for rows in itertools.chain([first] if first else [], batches):
                 sink.write(_to_batch(rows, sink.schema or infer_schema(columns, rows)))
-        except BaseException:
-            sink.discard()
-            raise
-        return sink.close()
+            return sink.close()
     finally:
         cursor.close()
 

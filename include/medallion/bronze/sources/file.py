@@ -60,14 +60,15 @@ class LandFileSourceOperator(LandSourceOperator):
             else:
                 self.log.warning("no file matches %r under %s", self.pattern, self.path)
             declared = {name: fx.arrow_type(t) for name, t in self.columns.items()}
-            sink = fx.ParquetSink(path, columns=declared, batch_rows=self.batch_rows, compression=self.compression)
             hints = {
                 "download": "check the file is readable with the connection's credentials, then clear the task",
                 "read": f"check the file is valid {self.format} (CSV: delimiter, header, quote options); "
                 "declare a column under `columns` when Arrow guesses its type wrong",
             }
             kinds = {"download": steps.SOURCE_FILES, "read": steps.SOURCE_FILE}
-            try:
+            with fx.ParquetSink(
+                path, columns=declared, batch_rows=self.batch_rows, compression=self.compression
+            ) as sink:
                 records = fx.extract_files(
                     store,
                     files,
@@ -76,10 +77,7 @@ class LandFileSourceOperator(LandSourceOperator):
                     path.parent / "inputs",
                     lambda step, uri, fn: run_step(step, f"{self.target} {uri}", hints[step], fn, kind=kinds[step]),
                 )
-            except BaseException:
-                sink.discard()
-                raise
-            result = sink.close()
+                result = sink.close()
         finally:
             store.close()
         source = {"storage": self.storage, "path": self.path, "pattern": self.pattern, "format": self.format}

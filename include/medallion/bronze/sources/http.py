@@ -56,6 +56,7 @@ class LandHttpSourceOperator(LandSourceOperator):
             lambda: records_to_parquet(
                 iter_pages(session.get, url, self.params, self.pagination, self.records_path),
                 path,
+                batch_rows=self.batch_rows,
                 compression=self.compression,
             ),
             kind=steps.SOURCE_QUERY,
