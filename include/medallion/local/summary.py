@@ -134,23 +134,15 @@ def alert_for(alerts: list[CapturedAlert], task: str, ds: str, since: dt.datetim
     return same[-1:], False
 
 
-def published_by(lakehouse: str, tables: list[str]) -> dict[str, str] | None:
-    """``{table: run_id}`` of the last publish of each table (``ops.published_versions``), or None
-    when the lakehouse does not record publishes."""
-    from medallion import duck
+def published_by(lakehouse: str, tables: list[str]) -> dict[str, str]:
+    """``{table: run_id}`` of the version each table is published at (``ops.published_versions``;
+    tables without a record are left out)."""
+    from types import SimpleNamespace
 
-    con = duck.connect(lakehouse, read_only=True)
-    try:
-        rows = con.execute(
-            "SELECT table_name, arg_max(run_id, published_at) FROM ops.published_versions "
-            "WHERE table_name IN (SELECT unnest(?)) GROUP BY table_name",
-            [tables],
-        ).fetchall()
-    except Exception:  # no such table: this lakehouse predates publish records
-        return None
-    finally:
-        con.close()
-    return {table: run_id for table, run_id in rows}
+    from medallion.quality.publish import published_versions
+
+    conn = SimpleNamespace(conn_type="duckdb", host=lakehouse, conn_id="lakehouse")
+    return {v.table: v.run_id for v in published_versions(conn, tables)}
 
 
 def table_rows(lakehouse: str, tables: list[str]) -> dict[str, int | None]:
