@@ -114,26 +114,54 @@ def build_failure_alert(spec: PipelineSpec, context: Any) -> Alert:
     max_tries = (getattr(task, "retries", 0) or 0) + 1
     try_number = int(getattr(ti, "try_number", 1) or 1)
     hint = spec.alerts.hints.get(cls.name) if spec.alerts.hints else None
-    return Alert(
+    return base_alert(
+        spec,
+        cls,
         severity="critical",
-        title=cls.title,
         summary=truncate(message.splitlines()[0] if message else cls.title, 500),
+        layer=layer,
+        task=ti.task_id,
+        ds=str(context.get("ds")),
+        attempt=f"try {try_number} of {max_tries}",
+        details=details[:MAX_DETAIL_LINES],
+        hint=hint or extra.get("hint") or cls.hint,
+        links=_links(context, report.get("report_url") or report.get("report_uri")),
+        run_id=str(context.get("run_id") or ""),
+        retry=retry_note(cls, exc, try_number, max_tries),
+    )
+
+
+def base_alert(
+    spec: PipelineSpec,
+    cls: FailureClass,
+    *,
+    severity: str,
+    summary: str,
+    layer: str | None,
+    task: str,
+    ds: str,
+    attempt: str,
+    rerun_tasks: str | None = None,
+    **fields: Any,
+) -> Alert:
+    """What every alert of ``cls`` about ``spec`` says alike (title, owners, runbook, re-run commands,
+    dedup fingerprint); callers add what differs. ``rerun_tasks``: the task regex to clear (default ``task``)."""
+    return Alert(
+        severity=severity,
+        title=cls.title,
+        summary=summary,
         pipeline=spec.id,
         domain=spec.domain,
         layer=layer,
-        task=ti.task_id,
-        logical_date=str(context.get("ds")),
-        attempt=f"try {try_number} of {max_tries}",
+        task=task,
+        logical_date=ds,
+        attempt=attempt,
         failure_class=cls.name,
-        details=details[:MAX_DETAIL_LINES],
-        hint=hint or extra.get("hint") or cls.hint,
         runbook=runbook_link(spec.alerts, cls.name),
         owners=owner_handles(spec),
-        links=_links(context, report.get("report_url") or report.get("report_uri")),
-        commands=rerun_commands(spec.id, ti.task_id, str(context.get("ds"))),
-        run_id=str(context.get("run_id") or ""),
-        fingerprint=fingerprint(spec.id, layer, ti.task_id, cls.name, str(context.get("ds"))),
-        retry=retry_note(cls, exc, try_number, max_tries),
+        commands=rerun_commands(spec.id, rerun_tasks or task, ds),
+        fingerprint=fingerprint(spec.id, layer, task, cls.name, ds),
+        **{"hint": cls.hint, **fields},
     )
 
 
@@ -211,25 +239,18 @@ def warning_alert(
     cls = load_catalog().classes[class_name]
     ti = context["ti"]
     report = report or {}
-    return Alert(
+    return base_alert(
+        spec,
+        cls,
         severity="warning",
-        title=cls.title,
         summary=truncate(scrub(summary), 500),
-        pipeline=spec.id,
-        domain=spec.domain,
         layer=layer,
         task=ti.task_id,
-        logical_date=str(context.get("ds")),
+        ds=str(context.get("ds")),
         attempt=f"try {getattr(ti, 'try_number', 1)}",
-        failure_class=cls.name,
         details=details[:MAX_DETAIL_LINES],
-        hint=cls.hint,
-        runbook=runbook_link(spec.alerts, cls.name),
-        owners=owner_handles(spec),
         links=_links(context, report.get("report_url") or report.get("report_uri")),
-        commands=rerun_commands(spec.id, ti.task_id, str(context.get("ds"))),
         run_id=str(context.get("run_id") or ""),
-        fingerprint=fingerprint(spec.id, layer, ti.task_id, cls.name, str(context.get("ds"))),
     )
 
 

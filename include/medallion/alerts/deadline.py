@@ -34,11 +34,8 @@ def deadline_alert(spec: PipelineSpec, config_dir: Path) -> Any:
 def notify_missed_deadline(context: dict[str, Any], pipeline: str, config_dir: str | None = None) -> None:
     """Send a warning alert to the pipeline's owners: the data is late for its consumers."""
     from medallion.alerts.classify import load_catalog
-    from medallion.alerts.content import owner_handles, rerun_commands
-    from medallion.alerts.message import Alert
+    from medallion.alerts.content import base_alert
     from medallion.alerts.notifier import deliver, lake_state
-    from medallion.alerts.runbook import runbook_link
-    from medallion.alerts.state import fingerprint
     from medallion.spec.project import load_project
 
     root = Path(config_dir) if config_dir else paths.config_dir()
@@ -50,22 +47,16 @@ def notify_missed_deadline(context: dict[str, Any], pipeline: str, config_dir: s
     ds = str(run.get("logical_date") or "")[:10]
     due = (context.get("deadline") or {}).get("deadline_time")
     cls = load_catalog().classes["deadline_missed"]
-    alert = Alert(
+    alert = base_alert(
+        spec,
+        cls,
         severity="warning",
-        title=cls.title,
         summary=f"{pipeline} run {run.get('run_id', '?')} was not finished by {due} "
         f"(freshness SLA {spec.freshness_sla_hours:g} h after the logical date); its state is {run.get('state', '?')}.",
-        pipeline=spec.id,
-        domain=spec.domain,
         layer=None,
         task="(whole run)",
-        logical_date=ds,
+        ds=ds,
         attempt="-",
-        failure_class=cls.name,
-        hint=cls.hint,
-        runbook=runbook_link(spec.alerts, cls.name),
-        owners=owner_handles(spec),
-        commands=rerun_commands(spec.id, ".*", ds),
-        fingerprint=fingerprint(spec.id, None, "(whole run)", cls.name, ds),
+        rerun_tasks=".*",
     )
     deliver(alert, spec, state=lake_state(spec))
