@@ -10,6 +10,7 @@ still carry it, and an unreachable PagerDuty leaves them to (``carries_alert = F
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from medallion.alerts.channels.base import ChannelBase
@@ -45,15 +46,18 @@ def send_event(conn_id: str, **event: Any) -> str:
     when one is set (the local capture server); returns the dedup key PagerDuty answers with."""
     import pagerduty
     from airflow.providers.pagerduty.hooks.pagerduty_events import PagerdutyEventsHook, prepare_event_data
+    from airflow.sdk import BaseHook
 
-    hook = PagerdutyEventsHook(pagerduty_events_conn_id=conn_id)
-    base_url = hook.get_connection(conn_id).extra_dejson.get("base_url") or None
+    conn = BaseHook.get_connection(conn_id)  # once: the routing key and the optional base_url
+    hook = PagerdutyEventsHook(integration_key=conn.password or None)  # refuses a connection without a key
+    base_url = conn.extra_dejson.get("base_url") or None
     client = _client_class(pagerduty.EventsApiV2Client)(hook.integration_key, base_url=base_url)
     client.max_http_attempts = MAX_HTTP_ATTEMPTS
     client.timeout = 10.0
     return str(client.send_event(**prepare_event_data(**event)))
 
 
+@cache
 def _client_class(base: type) -> type:
     """The ``pagerduty`` client, also taking ``http://127.0.0.1:<port>`` (the local capture server,
     loopback only); every other base URL must be https, as the client requires."""
