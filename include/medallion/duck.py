@@ -126,20 +126,20 @@ def _connect_waiting(database: str, read_only: bool, wait: float | None = None) 
     import logging
     import time
 
-    deadline = time.monotonic() + (LOCK_WAIT_SECONDS if wait is None else wait)
+    limit = LOCK_WAIT_SECONDS if wait is None else wait
+    deadline = time.monotonic() + limit
     delay, warned = 0.2, False
     while True:
         try:
             return duckdb.connect(database, read_only=read_only, config=offline_config())
         except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() + delay > deadline:
-                if "lock" in str(exc).lower():
-                    raise duckdb.IOException(
-                        f"{exc}\nThe lakehouse {database} stayed locked by another writer for "
-                        f"{LOCK_WAIT_SECONDS if wait is None else wait:.0f} s; a local run holds it (stop it, or "
-                        "let it finish), then retry."
-                    ) from exc
+            if "lock" not in str(exc).lower():
                 raise
+            if time.monotonic() + delay > deadline:
+                raise duckdb.IOException(
+                    f"{exc}\nThe lakehouse {database} stayed locked by another writer for {limit:.0f} s; "
+                    "a local run holds it (stop it, or let it finish), then retry."
+                ) from exc
             if not warned:
                 logging.getLogger(__name__).warning(
                     "lakehouse %s is locked by another writer (%s); waiting up to %.0f s",

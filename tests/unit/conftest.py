@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlparse
+from urllib.request import Request, urlopen
 
 import pytest
 
@@ -72,6 +73,8 @@ def lake() -> Iterator[tuple[object, str]]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
+        # moto keeps objects per process: start from an empty lake, not from an earlier test's alert state
+        urlopen(Request(f"http://127.0.0.1:{port}/moto-api/reset", method="POST"), timeout=10).close()
         client = boto3.client(
             "s3",
             endpoint_url=f"http://127.0.0.1:{port}",

@@ -167,13 +167,6 @@ def _keep(state: S3AlertState, alert: Alert, targets: dict[str, Any], result: De
     return kept
 
 
-def _kept_targets(record: dict[str, Any]) -> dict[str, Any]:
-    """Where a kept alert goes (records kept before channels were registered name Slack and e-mail)."""
-    if "targets" in record:
-        return dict(record["targets"])
-    return {"slack": record.get("slack_channel"), "email": list(record.get("emails") or [])}
-
-
 def send_kept_alerts(
     state: S3AlertState, slack_conn_id: str = connections.SLACK, smtp_conn_id: str = connections.SMTP
 ) -> int:
@@ -185,7 +178,7 @@ def send_kept_alerts(
         if record is None:
             continue
         alert = Alert(**{**record["alert"], "late_since": record["alert"].get("late_since") or record["failed_at"]})
-        result = send_alert(alert, _kept_targets(record), None, active)
+        result = send_alert(alert, dict(record["targets"]), None, active)
         if result.delivered:
             sent += 1
             log.warning("late alert delivered (first attempt %s): %s", alert.late_since, alert.title)

@@ -45,9 +45,7 @@ class LandHttpSourceOperator(LandSourceOperator):
         from medallion.bronze.http_extract import iter_pages, records_to_parquet
 
         hook = HttpHook(method="GET", http_conn_id=self.conn_id)
-        session = run_step(
-            "connect", self.target, f"check connection {self.conn_id!r} (host, auth)", hook.get_conn, kind=steps.SOURCE
-        )
+        session = self._connect(self.target, hook.get_conn)
         url = hook.url_from_endpoint(self.endpoint)
         result = run_step(
             "extract",
