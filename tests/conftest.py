@@ -21,7 +21,7 @@ _state = Path(tempfile.mkdtemp(prefix="medallion-tests-"))
 def _overlay_settings() -> Path:
     """Every configured port becomes a port free when the session starts (one per configured port,
     so connections that share a server still share it): parallel sessions and a running demo never collide."""
-    from medallion.local.service import free_port
+    from medallion.local.service import RESERVED_PORTS_ENV, free_port
 
     ports: dict[int, int] = {}
 
@@ -40,6 +40,7 @@ def _overlay_settings() -> Path:
                 extra[key] = f"{host}:{fresh(port)}{slash}{path}"
         if conn["conn_type"] in {"duckdb", "sqlite"}:
             conn["conn_host"] = str(_state / Path(conn["conn_host"]).name)
+    os.environ[RESERVED_PORTS_ENV] = ",".join(map(str, ports.values()))  # servers the tests start keep off them
     target = _state / "airflow_settings.yaml"
     target.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     return target

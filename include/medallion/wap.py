@@ -54,10 +54,7 @@ def publications(
 
     keep = keep or {}
     rules = {r.table: (tuple(r.key), r.version) for r in spec.load.merge}
-    return [
-        Publication(staged_relation(spec, layer, t, ds_nodash), t, keep.get(t), rules.get(t))
-        for t in tables
-    ]
+    return [Publication(staged_relation(spec, layer, t, ds_nodash), t, keep.get(t), rules.get(t)) for t in tables]
 
 
 def run_stamp(spec: PipelineSpec, context: Any) -> Any:

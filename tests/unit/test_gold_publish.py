@@ -73,7 +73,7 @@ def test_quarantine_filter_and_incremental_merge_statements() -> None:
     kept = Publication("staging.p__orders", "silver.orders", keep="NOT (amount < 0)")
     assert publish_statements([kept], "databricks") == [
         "CREATE SCHEMA IF NOT EXISTS silver",
-        "CREATE OR REPLACE TABLE silver.orders AS SELECT * FROM staging.p__orders WHERE NOT (amount < 0)"
+        "CREATE OR REPLACE TABLE silver.orders AS SELECT * FROM staging.p__orders WHERE NOT (amount < 0)",
     ]
     assert publish_statements([kept], "duckdb") == publish_statements([kept], "databricks")
     merged = Publication("staging.p__orders", "silver.orders", merge=(("order_id",), "updated_at"))

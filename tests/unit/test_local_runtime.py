@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import boto3
@@ -73,6 +74,16 @@ def test_a_taken_port_is_refused_in_one_line_naming_port_connection_and_holder(
     assert f"port {port} (aws_lake, local S3) is held by pid {proc.pid} (" in err
     assert "airflow_settings.yaml" in err  # where to give it another port
     assert services.running() is None
+
+
+def test_a_port_taken_after_the_check_names_the_server_and_its_holder(listener: tuple) -> None:
+    """Between the check and the bind another process can take a port: the runtime's last line says which."""
+    proc, port = listener
+    with pytest.raises(services.LocalRuntimeError) as raised:
+        services.serve(stop=threading.Event())
+    assert str(raised.value).startswith(
+        f"local S3 cannot listen on 127.0.0.1:{port} (aws_lake): held by pid {proc.pid} ("
+    )
 
 
 def test_run_and_up_use_the_runtime_already_running(capsys: pytest.CaptureFixture) -> None:

@@ -30,7 +30,8 @@ def test_a_copied_gold_pipeline_is_rejected_naming_both_files(configs: Path, cap
     assert (
         f"segments_copy.yaml:{select_line}:" in err
         and "gold.select[0]: table gold.customer_segments is already produced by pipeline "
-        f"'marketing_customer_segments' at {original.resolve()}:{select_line}:" in err
+        f"'marketing_customer_segments' at {original.resolve()}:{select_line}:"
+        in err
     ), err
     # the copy's contract names a table it may not produce: it belongs with the producer
     assert "contracts[0].table: contract on gold.customer_segments, which this pipeline does not produce" in err
@@ -42,7 +43,8 @@ def test_a_copied_gold_pipeline_is_rejected_naming_both_files(configs: Path, cap
 def test_a_second_producer_of_a_silver_table_is_rejected(configs: Path) -> None:
     orders = configs / "sales/orders.yaml"
     (configs / "sales/replay.yaml").write_text(
-        orders.read_text().replace("outputs: [silver.customers]", "outputs: [silver.customers_replay]")
+        orders.read_text()
+        .replace("outputs: [silver.customers]", "outputs: [silver.customers_replay]")
         # the gold part of the copy is dropped, so only the silver output collides
         .split("\ngold:\n")[0]
         .replace("contracts:\n  - table: silver.orders", "contracts:\n  - table: silver.customers_replay")

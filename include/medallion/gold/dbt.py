@@ -53,9 +53,7 @@ def profile_config() -> Any:
     )
 
 
-def build_gold_group(
-    spec: PipelineSpec, pool: str | None = None, on_warning: Any = None, selection: Any = None
-) -> Any:
+def build_gold_group(spec: PipelineSpec, pool: str | None = None, on_warning: Any = None, selection: Any = None) -> Any:
     """Create the ``gold`` DbtTaskGroup in the current DAG context and return it.
 
     Every dbt task keeps its node outcomes for the alert (``remember_outcomes``, cosmos's

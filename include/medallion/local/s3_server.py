@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -250,7 +251,11 @@ class PersistentS3Server(LocalService):
         self.root.mkdir(parents=True, exist_ok=True)
         self.restored = restored = self.store.restore()
         app = WriteThrough(DomainDispatcherApplication(create_backend_app), self.store)
-        self._server = make_server(self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler)
+        # bound here, not by werkzeug: a taken port is an OSError to report, not werkzeug's sys.exit(1)
+        with socket.create_server((self.host, self.port)) as sock:
+            self._server = make_server(
+                self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler, fd=sock.fileno()
+            )
         self._thread = serve_in_background(self._server, "local-s3")
         log.info("local S3 on %s:%s: %d object(s) restored from %s", self.host, self.port, restored, self.root)
         return self

@@ -45,9 +45,7 @@ def shut_down(server: Any, thread: threading.Thread | None, timeout: float = 5) 
         thread.join(timeout=timeout)
 
 
-def reply(
-    handler: Any, status: int, payload: bytes, content_type: str, headers: dict[str, str] | None = None
-) -> None:
+def reply(handler: Any, status: int, payload: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
     """Write one complete HTTP response from a ``BaseHTTPRequestHandler`` (the capture servers' answers)."""
     handler.send_response(status)
     handler.send_header("Content-Type", content_type)
@@ -64,15 +62,24 @@ def reply(
 _SERVER_PORTS = range(20000, 32000)
 
 
+#: Ports this process (or, through the environment, its parent session) already handed out: a server that is
+#: not listening yet, or stopped for a moment, must not lose its port to another server of the same session.
+RESERVED_PORTS_ENV = "MEDALLION_RESERVED_PORTS"
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 nobody listens on right now (for servers the tests and benchmarks start).
 
     Random within ``_SERVER_PORTS`` rather than the kernel's ``bind(0)`` choice, which comes from the
     ephemeral range that outgoing connections also draw from: two sessions starting servers while
-    making requests used to collide ("Address already in use")."""
+    making requests used to collide ("Address already in use"). Never the same port twice in a process,
+    nor one listed in ``MEDALLION_RESERVED_PORTS``."""
+    reserved = _handed_out | {int(p) for p in os.environ.get(RESERVED_PORTS_ENV, "").split(",") if p.strip()}
     for _ in range(200):
         port = random.choice(_SERVER_PORTS)
-        if not port_taken(port):
+        if port not in reserved and not port_taken(port):
+            _handed_out.add(port)
             return port
     raise RuntimeError(f"no free TCP port on 127.0.0.1 in {_SERVER_PORTS.start}-{_SERVER_PORTS.stop - 1}")
 

@@ -8,6 +8,7 @@ are written through to ``.local/s3/`` (``s3_server.py``), so they survive a rest
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -137,9 +138,22 @@ def serve(
     ep = LocalEndpoints.from_settings(settings)
     stop = stop or threading.Event()
     started: list[Any] = []
+
+    def start(service: Any, port: int) -> Any:
+        """Start one server; a port taken since the check names the server, connection and holder."""
+        try:
+            started.append(service.start())
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            conn_id, what = next((c, w) for p, c, w in ep.served() if p == port)
+            raise LocalRuntimeError(
+                f"{what} cannot listen on 127.0.0.1:{port} ({conn_id}): held by {port_holder(port)} ({exc})"
+            ) from exc
+        return service
+
     try:
-        s3_server = PersistentS3Server(port=ep.s3_port, root=ep.s3_dir).start()
-        started.append(s3_server)
+        s3_server = start(PersistentS3Server(port=ep.s3_port, root=ep.s3_dir), ep.s3_port)
         print(f"local S3: {s3_server.restored} object(s) restored from {ep.s3_dir}", flush=True)
         conn = settings.connection(connections.LAKE_S3)
         s3 = boto3.client(
@@ -154,17 +168,16 @@ def serve(
         except ClientError as exc:  # restored from .local/s3
             if exc.response.get("Error", {}).get("Code") not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
                 raise
-        started.append(
-            DatabricksEmulator(
-                port=ep.databricks_port,
-                project_dir=paths.project_root(),
-                lakehouse_path=Path(ep.lakehouse),
-                s3=_s3_settings(ep, settings),
-            ).start()
+        emulator = DatabricksEmulator(
+            port=ep.databricks_port,
+            project_dir=paths.project_root(),
+            lakehouse_path=Path(ep.lakehouse),
+            s3=_s3_settings(ep, settings),
         )
-        started.append(SlackServer(port=ep.slack_port, store_dir=ep.slack_dir).start())
-        started.append(SmtpServer(port=ep.smtp_port, store_dir=ep.mail_dir).start())
-        started.append(PagerDutyServer(port=ep.pagerduty_port, store_dir=ep.pagerduty_dir).start())
+        start(emulator, ep.databricks_port)
+        start(SlackServer(port=ep.slack_port, store_dir=ep.slack_dir), ep.slack_port)
+        start(SmtpServer(port=ep.smtp_port, store_dir=ep.mail_dir), ep.smtp_port)
+        start(PagerDutyServer(port=ep.pagerduty_port, store_dir=ep.pagerduty_dir), ep.pagerduty_port)
         if ready is not None:
             ready.set()
         while not stop.wait(0.5):

@@ -11,7 +11,6 @@ import email
 import email.policy
 import itertools
 import json
-import socket
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any, Self, cast
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
-from medallion.local.service import LocalService
+from medallion.local.service import LocalService, free_port
 
 INDEX_FILE = "index.jsonl"
 SERVER_HOSTNAME = "medallion-smtp-capture"
@@ -103,13 +102,6 @@ def _as_bytes(content: bytes | str | None) -> bytes:
     return content if isinstance(content, bytes) else content.encode("utf-8")
 
 
-def _free_port(host: str) -> int:
-    """aiosmtpd's Controller connects to its own port at start-up, so port 0 must be resolved first."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
 # --------------------------------------------------------------------------- server
 
 
@@ -130,7 +122,7 @@ class SmtpServer(LocalService):
         controller = Controller(
             _CaptureHandler(self.store_dir),
             hostname=self.host,
-            port=self._requested_port or _free_port(self.host),
+            port=self._requested_port or free_port(),  # aiosmtpd connects to its own port: no port 0
             server_hostname=SERVER_HOSTNAME,  # avoids a slow socket.getfqdn() per connection
             authenticator=_accept_any_login,
             auth_require_tls=False,

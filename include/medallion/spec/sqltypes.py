@@ -41,6 +41,4 @@ def declared_type(text: str) -> str:
         return f"decimal({int(m[1])},{int(m[2])})"
     if t in DECLARED:
         return DECLARED[t]
-    raise ValueError(
-        f"unknown contract type {text!r}: use {', '.join(sorted(set(DECLARED.values())))} or decimal(p,s)"
-    )
+    raise ValueError(f"unknown contract type {text!r}: use {', '.join(sorted(set(DECLARED.values())))} or decimal(p,s)")
