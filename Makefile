@@ -25,8 +25,8 @@ test: venv system-packages manifest
 	@$(BIN)/ruff check .
 	@$(BIN)/pytest -q
 
-test-fast: venv manifest  ## everything but the slow end-to-end pipeline runs
-	@$(BIN)/pytest -q -m "not slow"
+test-fast: venv manifest  ## the tests that start no real server and run no pipeline (-m integration selects the rest)
+	@$(BIN)/pytest -q -m "not integration and not slow"
 
 lint: venv
 	@$(BIN)/ruff check . && $(BIN)/ruff format --check .

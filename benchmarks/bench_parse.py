@@ -365,7 +365,7 @@ def dag_factory_build(folder: Path) -> dict:
 def main() -> None:
     import logging
 
-    from medallion.build.loader import load_dags
+    from medallion.factory.loader import load_dags
     from medallion.spec import project as project_module
 
     logging.disable(logging.WARNING)

@@ -5,6 +5,6 @@ Airflow's DAG discovery looks for the words "airflow" and "dag" in this file.
 """
 
 from medallion import paths
-from medallion.build.loader import load_dags
+from medallion.factory.loader import load_dags
 
 globals().update(load_dags(paths.config_dir()))

@@ -12,6 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,3 +62,22 @@ def pytest_sessionfinish(session, exitstatus):
 
     services.stop_background()
     shutil.rmtree(_state, ignore_errors=True)
+
+
+#: Fixtures that start a real server or process (moto S3, capture servers, the Jobs API emulator, PostgreSQL,
+#: MariaDB, sshd, the local runtime, Airflow's components): a test that uses one is an integration test.
+SERVER_FIXTURES = frozenset(
+    {
+        "api", "emulator", "gold_runtime", "landed", "lake", "listener", "mariadb", "postgres", "runtime",
+        "s3_lake", "scheduler", "servers", "sftp", "slack", "smtp", "ui", "wap_runtime",
+    }
+)  # fmt: skip
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """``-m integration`` / ``-m "not integration"`` split the suite: everything under ``tests/integration``,
+    every test using a server fixture, and modules that start servers themselves (their ``pytestmark``)."""
+    for item in items:
+        in_integration_dir = "integration" in item.path.parts
+        if in_integration_dir or SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)

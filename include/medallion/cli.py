@@ -125,7 +125,7 @@ def _local(args: argparse.Namespace) -> int:
 def _runnable(pipeline: str) -> int:
     """0 if ``pipeline`` is a valid pipeline's DAG id; else print why (its spec's errors, as `validate`
     prints them, or the known ids) and return 1."""
-    from medallion.build.placeholder import placeholder_dag_id
+    from medallion.factory.placeholder import placeholder_dag_id
     from medallion.spec.project import known_connections, load_project
 
     root = paths.config_dir()

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from medallion.build.placeholder import placeholder_dag_id
+from medallion.factory.placeholder import placeholder_dag_id
 from medallion.spec.load import spec_files
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -35,7 +35,7 @@ def dag_with_customers_source(configs: Path) -> Callable[[str], object]:
     """Build the example pipeline's DAG with its ``customers`` bronze source replaced by a YAML block."""
 
     def build(source_yaml: str) -> object:
-        from medallion.build.loader import load_dags
+        from medallion.factory.loader import load_dags
 
         spec = configs / "sales/orders.yaml"
         text = spec.read_text()

@@ -4,7 +4,7 @@
 - ``spec`` is at the bottom: no other medallion package, and no import cycle between its modules;
 - the layers, ``quality``, ``alerts`` and ``engines`` use ``spec``, ``engines`` and the shared
   top-level modules, not each other;
-- only ``build`` (the DAG builder) wires them together; nothing but the CLI imports ``local``.
+- only ``factory`` (the DAG builder) wires them together; nothing but the CLI imports ``local``.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def forbidden(imp: Import) -> str | None:
     if source == "spec" and target in PACKAGES:
         return "spec sits at the bottom and imports no other medallion package"
     if source in LEAVES and target in PACKAGES - {"spec", "engines"}:
-        return f"{source} may import spec, engines and shared top-level modules; build/ wires packages together"
+        return f"{source} may import spec, engines and shared top-level modules; factory/ wires packages together"
     if source is None and imp.file not in ENTRY_POINTS and target in PACKAGES - {"spec", "engines"}:
         return "a shared top-level module imports no layer package (layers import it)"
     return None
@@ -144,7 +144,7 @@ def test_the_rule_catches_a_back_edge() -> None:
     assert forbidden(Import("quality/gate.py", 1, "medallion.bronze.landing"))
     assert forbidden(Import("engines/duckdb.py", 1, "medallion.quality.publish"))
     assert forbidden(Import("errors.py", 1, "medallion.local.runtime"))
-    assert not forbidden(Import("build/dag.py", 1, "medallion.alerts.notifier"))
+    assert not forbidden(Import("factory/dag.py", 1, "medallion.alerts.notifier"))
     assert not forbidden(Import("quality/publish.py", 1, "medallion.engines"))
     tree = ast.parse("def f():\n    from medallion.alerts import notifier\n")
     node = next(n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom))

@@ -75,7 +75,7 @@ def test_namespace_levels_raise_only_our_loggers_to_info() -> None:
 def test_the_built_dag_causes_none_of_the_noise_that_is_ours(configs: Path) -> None:
     """cosmos emits no per-model assets (Airflow 3 rejects their URIs with a warning per task), and every
     notebook task has its own Databricks task key (else the provider logs that it hashes one)."""
-    from medallion.build.loader import load_dags
+    from medallion.factory.loader import load_dags
 
     dag = load_dags(configs)["sales_orders"]
     dbt_tasks = [t for t in dag.tasks if t.task_id.startswith("gold.") or t.task_id == "gold_preflight"]

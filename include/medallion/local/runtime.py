@@ -76,7 +76,7 @@ class RunResult:
 
 def run_pipeline(dag_id: str, ds: str, config_dir: Path | None = None) -> RunResult:
     """Run one DAG for one logical date with ``dag.test()`` and report each task's state."""
-    from medallion.build.loader import load_dags
+    from medallion.factory.loader import load_dags
 
     config_dir = config_dir or paths.config_dir()
     dags = load_dags(config_dir)
