@@ -1,332 +1,36 @@
 """Run one Databricks-format notebook file locally: PySpark code on DuckDB through sqlframe.
 
-The notebooks are the same files that are deployed to a real workspace, so they use ``spark``,
-``dbutils``, ``display`` and ``from pyspark.sql import ...`` without defining them. This module
-provides those names: ``spark`` is a sqlframe ``DuckDBSession`` over the local lakehouse file,
-``pyspark`` imports are routed to ``sqlframe.duckdb`` (for the notebook only, not the process), and
-``dbutils`` is a small shim for widgets and ``dbutils.notebook.exit``.
+The cell parsing, the ``dbutils`` shim and the execution are ``medallion.silver.notebook_exec``
+(shared with the notebook unit tests); this module adds what the emulator owns: the session is a
+sqlframe ``DuckDBSession`` over the local lakehouse file (with S3 settings), ``pyspark`` imports are
+routed to ``sqlframe.duckdb`` for the notebook only, and notebooks in a process run one at a time.
 """
 
 from __future__ import annotations
 
-import builtins
-import functools
-import importlib
-import io
-import logging
-import sys
 import threading
-import time
-import traceback
-import types
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
 
 import duckdb
 
 from medallion.duck import S3Settings, connect
+from medallion.silver.notebook_exec import (  # noqa: F401  (the emulator's names for them)
+    CELL_SEPARATOR,
+    NOTEBOOK_HEADER,
+    Cell,
+    DBUtils,
+    InputWidgetNotDefined,
+    NotebookResult,
+    format_notebook_error,
+    run_in_session,
+    split_cells,
+)
+from medallion.silver.sqlframe_session import notebook_builtins, open_session
 
-log = logging.getLogger(__name__)
-
-NOTEBOOK_HEADER = "# Databricks notebook source"
-CELL_SEPARATOR = "# COMMAND ----------"
-MAGIC_PREFIX = "# MAGIC"
-
-# Notebook files compiled by this module; used to cut runner frames off error tracebacks.
-_NOTEBOOK_FILES: set[str] = set()
 # sqlframe keeps one process-wide active session, so notebooks in a process run one at a time.
 # Re-entrant so a caller (the emulator) can hold it around ``run_notebook``.
 NOTEBOOK_LOCK = threading.RLock()
-
-
-class InputWidgetNotDefined(Exception):
-    """Raised by ``dbutils.widgets.get`` for an unknown widget, worded like Databricks."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(f"com.databricks.dbutils_v1.InputWidgetNotDefined: No input widget named {name} is defined")
-
-
-class _NotebookExit(BaseException):
-    """``dbutils.notebook.exit``: a BaseException so notebook ``except Exception`` cannot swallow it."""
-
-    def __init__(self, value: str | None) -> None:
-        super().__init__(value)
-        self.value = value
-
-
-@dataclass
-class NotebookResult:
-    """Outcome of a notebook that finished without raising."""
-
-    exit_value: str | None
-    stdout: str = ""
-    duration_seconds: float = 0.0
-
-
-@dataclass
-class Cell:
-    """One ``# COMMAND ----------`` block; ``first_line`` is 1-based in the source file."""
-
-    kind: str  # "python", "sql", "run" or "skip"
-    text: str
-    first_line: int
-
-
-# --------------------------------------------------------------------------- dbutils shim
-
-
-@dataclass
-class _Widgets:
-    """``dbutils.widgets``: job parameters win over the defaults a notebook declares."""
-
-    params: dict[str, str]
-    defaults: dict[str, str] = field(default_factory=dict)
-
-    def get(self, name: str) -> str:
-        if name in self.params:
-            return self.params[name]
-        if name in self.defaults:
-            return self.defaults[name]
-        raise InputWidgetNotDefined(name)
-
-    def getArgument(self, name: str, defaultValue: str | None = None) -> str | None:
-        try:
-            return self.get(name)
-        except InputWidgetNotDefined:
-            return defaultValue
-
-    def getAll(self) -> dict[str, str]:
-        return {**self.defaults, **self.params}
-
-    def text(self, name: str, defaultValue: str = "", label: str | None = None) -> None:
-        self.defaults[name] = str(defaultValue)
-
-    def dropdown(
-        self,
-        name: str,
-        defaultValue: str,
-        choices: list[str] | None = None,
-        label: str | None = None,
-    ) -> None:
-        self.defaults[name] = str(defaultValue)
-
-    combobox = dropdown
-    multiselect = dropdown
-
-    def remove(self, name: str) -> None:
-        self.defaults.pop(name, None)
-
-    def removeAll(self) -> None:
-        self.defaults.clear()
-
-
-class _NotebookUtils:
-    """``dbutils.notebook``: only ``exit`` makes sense locally."""
-
-    def exit(self, value: Any = None) -> None:
-        raise _NotebookExit(None if value is None else str(value))
-
-
-class DBUtils:
-    """The subset of Databricks ``dbutils`` that pipeline notebooks use."""
-
-    def __init__(self, params: dict[str, str]) -> None:
-        self.widgets = _Widgets(params=dict(params))
-        self.notebook = _NotebookUtils()
-
-
-# --------------------------------------------------------------------------- parsing
-
-
-def split_cells(source: str) -> list[Cell]:
-    """Split Databricks source format into cells; a plain ``.py`` file is a single Python cell."""
-    lines = source.splitlines()
-    start = 0
-    if lines and lines[0].strip() == NOTEBOOK_HEADER:
-        start = 1
-    cells: list[Cell] = []
-    block: list[str] = []
-    block_start = start + 1
-    for number, line in enumerate(lines[start:], start=start + 1):
-        if line.strip() == CELL_SEPARATOR:
-            cells.append(_make_cell(block, block_start))
-            block, block_start = [], number + 1
-        else:
-            block.append(line)
-    cells.append(_make_cell(block, block_start))
-    return [cell for cell in cells if cell.text.strip()]
-
-
-def _make_cell(lines: list[str], first_line: int) -> Cell:
-    code = [line for line in lines if line.strip()]
-    if not code or not all(line.startswith(MAGIC_PREFIX) for line in code):
-        return Cell("python", "\n".join(lines), first_line)
-    body = [line[len(MAGIC_PREFIX) :].removeprefix(" ") for line in lines if line.startswith(MAGIC_PREFIX)]
-    magic, _, rest = body[0].strip().partition(" ")
-    if magic == "%sql":
-        return Cell("sql", "\n".join([rest, *body[1:]]), first_line)
-    if magic == "%run":
-        return Cell("run", rest.strip(), first_line)
-    return Cell("skip", "\n".join(body), first_line)
-
-
-# --------------------------------------------------------------------------- pyspark imports
-
-
-_SUBMODULE_ALIASES = {
-    "functions": {},
-    "types": {},
-    "window": {},
-    "column": {},
-    "dataframe": {"DataFrame": "DuckDBDataFrame"},
-    "group": {"GroupedData": "DuckDBGroupedData"},
-    "readwriter": {"DataFrameReader": "DuckDBDataFrameReader", "DataFrameWriter": "DuckDBDataFrameWriter"},
-    "session": {"SparkSession": "DuckDBSession"},
-}
-
-
-def _alias_module(name: str, source: types.ModuleType, aliases: dict[str, str]) -> types.ModuleType:
-    """A copy of ``source`` named ``name`` with Spark names added (sqlframe's modules stay untouched)."""
-    module = types.ModuleType(name)
-    module.__dict__.update({k: v for k, v in vars(source).items() if not k.startswith("__")})
-    module.__dict__.update({alias: getattr(source, target) for alias, target in aliases.items()})
-    return module
-
-
-@functools.cache
-def _pyspark_modules() -> dict[str, types.ModuleType]:
-    """Fake ``pyspark`` package whose ``sql`` modules are sqlframe's DuckDB flavour."""
-    import sqlframe.duckdb as engine
-
-    modules: dict[str, types.ModuleType] = {}
-    sql_aliases: dict[str, str] = {}
-    for sub, aliases in _SUBMODULE_ALIASES.items():
-        source = importlib.import_module(f"sqlframe.duckdb.{sub}")
-        modules[f"pyspark.sql.{sub}"] = _alias_module(f"pyspark.sql.{sub}", source, aliases)
-        sql_aliases.update(aliases)
-    sql = _alias_module("pyspark.sql", engine, sql_aliases)
-    for sub in _SUBMODULE_ALIASES:
-        setattr(sql, sub, modules[f"pyspark.sql.{sub}"])
-    root = types.ModuleType("pyspark")
-    root.sql = sql  # type: ignore[attr-defined]
-    return {"pyspark": root, "pyspark.sql": sql, **modules}
-
-
-def _notebook_builtins() -> dict[str, Any]:
-    """Builtins whose ``__import__`` serves ``pyspark`` from sqlframe, leaving ``sys.modules`` alone."""
-    modules = _pyspark_modules()
-
-    def _import(
-        name: str,
-        globals_: dict[str, Any] | None = None,
-        locals_: dict[str, Any] | None = None,
-        fromlist: Sequence[str] | None = (),
-        level: int = 0,
-    ) -> types.ModuleType:
-        if level == 0 and name.split(".")[0] == "pyspark":
-            if name not in modules:
-                raise ModuleNotFoundError(
-                    f"No module named '{name}': the local Databricks emulator maps only "
-                    f"{', '.join(sorted(modules))} to sqlframe"
-                )
-            return modules[name] if fromlist else modules["pyspark"]
-        return builtins.__import__(name, globals_, locals_, fromlist, level)
-
-    return {**vars(builtins), "__import__": _import}
-
-
-# --------------------------------------------------------------------------- stdout capture
-
-
-class _ThreadStdout(io.TextIOBase):
-    """``sys.stdout`` proxy: the notebook thread writes to ``captured``, other threads pass through."""
-
-    def __init__(self, fallback: TextIO, owner: int) -> None:
-        self.fallback = fallback
-        self.owner = owner
-        self.captured = io.StringIO()
-
-    def _target(self) -> TextIO:
-        return self.captured if threading.get_ident() == self.owner else self.fallback
-
-    def write(self, text: str) -> int:
-        return self._target().write(text)
-
-    def flush(self) -> None:
-        self._target().flush()
-
-
-class _CapturedStdout:
-    """Capture ``print`` of the current thread only (notebooks run one at a time)."""
-
-    def __enter__(self) -> io.StringIO:
-        self.previous = sys.stdout
-        self.proxy = _ThreadStdout(sys.stdout, threading.get_ident())
-        sys.stdout = self.proxy
-        return self.proxy.captured
-
-    def __exit__(self, *exc: object) -> None:
-        if sys.stdout is self.proxy:
-            sys.stdout = self.previous
-
-
-# --------------------------------------------------------------------------- execution
-
-
-def _display(obj: Any = None, *args: Any, **kwargs: Any) -> None:
-    """Databricks ``display``: show a DataFrame as text."""
-    if hasattr(obj, "show"):
-        obj.show()
-    else:
-        print(obj)
-
-
-def _open_session(con: duckdb.DuckDBPyConnection) -> Any:
-    """A fresh sqlframe session on ``con``.
-
-    sqlframe keeps one process-wide session (``_BaseSession._instance``) and ignores ``conn`` when
-    one exists, so the slot is emptied first; ``run_notebook`` restores it afterwards.
-    """
-    from sqlframe.base.session import _BaseSession
-    from sqlframe.duckdb import DuckDBSession
-
-    _BaseSession._instance = None
-    return DuckDBSession(conn=con)
-
-
-def _exec_cell(cell: Cell, path: Path, env: dict[str, Any]) -> None:
-    if cell.kind == "python":
-        padded = "\n" * (cell.first_line - 1) + cell.text
-        exec(compile(padded, str(path), "exec"), env)
-    elif cell.kind == "sql":
-        result = None
-        for statement in (s.strip() for s in cell.text.split(";")):
-            if statement:
-                result = env["spark"].sql(statement)
-        if result is not None:
-            _display(result)
-    elif cell.kind == "run":
-        _exec_notebook(_resolve_run_target(path, cell.text), env)
-    else:
-        log.debug("Skipping magic cell at %s:%d", path, cell.first_line)
-
-
-def _resolve_run_target(path: Path, target: str) -> Path:
-    """``%run ./helpers`` is relative to the calling notebook; the extension is optional."""
-    candidate = (path.parent / target.strip().strip("\"'")).resolve()
-    if candidate.suffix != ".py" and not candidate.is_file():
-        candidate = candidate.with_name(candidate.name + ".py")
-    if not candidate.is_file():
-        raise FileNotFoundError(f"%run target {target!r} from {path} not found (looked for {candidate})")
-    return candidate
-
-
-def _exec_notebook(path: Path, env: dict[str, Any]) -> None:
-    _NOTEBOOK_FILES.add(str(path))
-    for cell in split_cells(path.read_text(encoding="utf-8")):
-        _exec_cell(cell, path, env)
 
 
 def run_notebook(
@@ -342,54 +46,19 @@ def run_notebook(
     ``on_connection`` receives the DuckDB connection as soon as it is open, so a caller can
     ``interrupt()`` a query when the run is cancelled or times out. Runs hold ``NOTEBOOK_LOCK``.
     """
-    with NOTEBOOK_LOCK:
-        return _run_locked(Path(path), widgets, lakehouse_path, s3, on_connection)
-
-
-def _run_locked(
-    path: Path,
-    widgets: dict[str, str],
-    lakehouse_path: Path,
-    s3: S3Settings | None,
-    on_connection: Callable[[duckdb.DuckDBPyConnection], None] | None,
-) -> NotebookResult:
     from sqlframe.base.session import _BaseSession
 
-    started = time.monotonic()
-    previous_session = _BaseSession._instance
-    con = connect(lakehouse_path, s3=s3, create_schemas=True)
-    session = None
-    exit_value: str | None = None
-    try:
-        if on_connection is not None:
-            on_connection(con)
-        session = _open_session(con)
-        env: dict[str, Any] = {
-            "__name__": "__main__",
-            "__file__": str(path),
-            "__builtins__": _notebook_builtins(),
-            "spark": session,
-            "dbutils": DBUtils(widgets),
-            "display": _display,
-            "displayHTML": print,
-        }
-        with _CapturedStdout() as out:
-            try:
-                _exec_notebook(path, env)
-            except _NotebookExit as done:
-                exit_value = done.value
-    finally:
-        if session is not None:
-            session.stop()
-        con.close()
-        _BaseSession._instance = previous_session
-    return NotebookResult(exit_value, out.getvalue(), time.monotonic() - started)
-
-
-def format_notebook_error(exc: BaseException) -> tuple[str, str]:
-    """``("<type>: <message>", traceback)`` with the runner's own frames cut off the traceback."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    first = next((i for i, frame in enumerate(frames) if frame.filename in _NOTEBOOK_FILES), 0)
-    trace = traceback.StackSummary.from_list(frames[first:]).format()
-    lines = ["Traceback (most recent call last):\n", *trace, *traceback.format_exception_only(exc)]
-    return f"{type(exc).__name__}: {exc}", "".join(lines)
+    with NOTEBOOK_LOCK:
+        previous_session = _BaseSession._instance
+        con = connect(lakehouse_path, s3=s3, create_schemas=True)
+        session = None
+        try:
+            if on_connection is not None:
+                on_connection(con)
+            session = open_session(con)
+            return run_in_session(Path(path), widgets, session, notebook_builtins())
+        finally:
+            if session is not None:
+                session.stop()
+            con.close()
+            _BaseSession._instance = previous_session
