@@ -366,6 +366,7 @@ def main() -> None:
     import logging
 
     from medallion.factory.loader import load_dags
+    from medallion.gold.selection import select_gold
     from medallion.spec import project as project_module
 
     logging.disable(logging.WARNING)
@@ -373,7 +374,8 @@ def main() -> None:
     try:
         configs = generate_specs(tmp / "dag_configs", N)
         # the handwritten side gets its spec objects for free (what Python code would construct)
-        specs = [i.spec for i in project_module.load_project(configs, connections=None).valid.values()]
+        project = project_module.load_project(configs, connections=None, select_gold=None)
+        specs = [i.spec for i in project.valid.values()]
         install_dag_factory()
         first = load_dags(configs)[specs[0].id]
         suffix = f"_{Path(specs[0].gold.project_dir).name}"
@@ -408,7 +410,7 @@ def main() -> None:
             df_times.append(t)
             del fdags
         project_module._LOADERS.clear()
-        t_validate, _ = timed(lambda: project_module.load_project(configs, connections=None))
+        t_validate, _ = timed(lambda: project_module.load_project(configs, connections=None, select_gold=select_gold))
         cli = [str(Path(sys.executable).with_name("medallion")), "validate", str(configs)]
         t_cli = min(timed(lambda: subprocess.run(cli, check=True, capture_output=True))[0] for _ in range(3))
         factory, hand, peer = min(factory_times), min(hand_times), min(df_times)

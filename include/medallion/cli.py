@@ -10,6 +10,7 @@ from medallion import paths
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from medallion.gold.selection import select_gold
     from medallion.spec.load import config_root_of, spec_files
     from medallion.spec.project import known_connections, load_project
 
@@ -20,7 +21,8 @@ def _validate(args: argparse.Namespace) -> int:
             print(f"{target}: error: no such file or directory", file=sys.stderr)
             return 2
         root = config_root_of(target)  # a domain folder or one file: the defaults above it count
-        project = load_project(root, connections=known_connections())  # the whole project: cross checks
+        # the whole project: cross checks, gold selections resolved as the gold task group renders them
+        project = load_project(root, connections=known_connections(), select_gold=select_gold)
         wanted = set(spec_files(target.resolve()))
         checked += len(wanted)
         problems += [p for path in sorted(wanted) for p in project.problems(path)]
@@ -58,7 +60,7 @@ def _explain(args: argparse.Namespace) -> int:
     from medallion.spec.project import load_project
 
     root = paths.config_dir()
-    project = load_project(root)
+    project = load_project(root, select_gold=None)  # the parsed specs only
     for item in project.valid.values():
         if item.spec.id == args.pipeline:
             sys.stdout.write(explain(item.doc, root))
@@ -126,10 +128,11 @@ def _runnable(pipeline: str) -> int:
     """0 if ``pipeline`` is a valid pipeline's DAG id; else print why (its spec's errors, as `validate`
     prints them, or the known ids) and return 1."""
     from medallion.factory.placeholder import placeholder_dag_id
+    from medallion.gold.selection import select_gold
     from medallion.spec.project import known_connections, load_project
 
     root = paths.config_dir()
-    project = load_project(root, connections=known_connections())
+    project = load_project(root, connections=known_connections(), select_gold=select_gold)  # as the loader does
     for path in project.files:
         item = project.valid.get(path)
         errors = project.report.errors(path)

@@ -37,7 +37,7 @@ def expected_dag_ids(config_dir: Path) -> dict[Path, str | None]:
     """Spec file → the DAG id its spec declares (None when the spec does not validate)."""
     from medallion.spec.project import load_project
 
-    project = load_project(config_dir)
+    project = load_project(config_dir, select_gold=None)  # the declared ids only
     return {path: (project.valid[path].spec.dag_id if path in project.valid else None) for path in project.files}
 
 

@@ -31,8 +31,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("wap.py", "medallion.quality.publish"): "Publication / RunStamp records handed to publish",
     # the gate reads bronze manifests for integrity and drift (issue #14: drift moves to bronze)
     ("quality/operator.py", "medallion.bronze.landing"): "read_manifest for integrity / drift",
-    # the default gold selector for load_project callers that pass none (validate, loader, tests)
-    ("spec/project.py", "medallion.gold.selection"): "default_gold_selector",
 }
 
 

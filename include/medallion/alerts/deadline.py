@@ -39,7 +39,7 @@ def notify_missed_deadline(context: dict[str, Any], pipeline: str, config_dir: s
     from medallion.spec.project import load_project
 
     root = Path(config_dir) if config_dir else paths.config_dir()
-    spec = next((i.spec for i in load_project(root).valid.values() if i.spec.id == pipeline), None)
+    spec = next((i.spec for i in load_project(root, select_gold=None).valid.values() if i.spec.id == pipeline), None)
     if spec is None:
         log.error("missed deadline for %s, but its spec is not valid any more; no alert sent", pipeline)
         return

@@ -31,12 +31,13 @@ def load_dags(config_dir: Path) -> dict[str, DAG]:
     """``{dag_id: DAG}`` for every spec under ``config_dir``; never raises."""
     from medallion.factory.dag import build_dag
     from medallion.factory.placeholder import build_placeholder, placeholder_dag_id
+    from medallion.gold.selection import select_gold
     from medallion.spec.project import known_connections, load_project
 
     root = config_dir.resolve()
     wanted = _current_dag_id()
     try:
-        project = load_project(root, connections=known_connections())
+        project = load_project(root, connections=known_connections(), select_gold=select_gold)
     except Exception as exc:  # a factory bug must not empty the whole DAG list silently
         log.error("medallion could not load %s:\n%s", root, traceback.format_exc())
         return {

@@ -47,7 +47,7 @@ def pipeline_spec(dag_id: str) -> Any:
     """The valid spec whose DAG is ``dag_id`` (None if there is none)."""
     from medallion.spec.project import load_project
 
-    project = load_project(paths.config_dir())
+    project = load_project(paths.config_dir(), select_gold=None)  # the parsed specs only
     return next((i.spec for i in project.valid.values() if i.spec.dag_id == dag_id), None)
 
 

@@ -44,24 +44,18 @@ def known_connections() -> set[str] | None:
     return set(load_settings().connections) if settings_path().is_file() else None
 
 
-def default_gold_selector() -> GoldSelector:
-    """cosmos's selector on the manifest (``medallion.gold.selection``): the one thin import of another
-    package here, so `validate` and the loader cannot pick different selectors."""
-    from medallion.gold.selection import select_gold
-
-    return select_gold
-
-
 def load_project(
     root: Path,
     files: list[Path] | None = None,
     *,
     connections: set[str] | None = None,
-    select_gold: GoldSelector | None = None,
+    select_gold: GoldSelector | None,
 ) -> Project:
     """Validate ``files`` (default: every spec under ``root``) and check them together.
 
-    Gold selections resolve through ``select_gold`` (default: cosmos's selector, ``default_gold_selector``).
+    Gold selections resolve through ``select_gold``, which the caller names (cosmos's selector,
+    ``medallion.gold.selection.select_gold``, for `validate` and the loader: this package imports no layer);
+    None skips the gold selection checks, for callers that only need the parsed specs.
     """
     root = root.resolve()
     loader = loader_for(root)
@@ -73,7 +67,7 @@ def load_project(
             project.report.problems.setdefault(path, []).extend(exc.problems)
         else:
             project.valid[path] = LoadedSpec(path, spec, doc)
-    cross = check_project(project.valid.values(), connections, select_gold or default_gold_selector())
+    cross = check_project(project.valid.values(), connections, select_gold)
     for path, problems in cross.problems.items():
         project.report.problems.setdefault(path, []).extend(problems)
     for path, problems in check_roots(project.valid.values()).items():  # notebooks, dbt, local files

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from medallion.errors import SpecError
 from medallion.factory.loader import load_dags
+from medallion.gold.selection import select_gold
 from medallion.spec.load import SpecLoader
 from medallion.spec.project import load_project
 
@@ -85,7 +86,7 @@ def project_with(text: str) -> Path:
 def test_validate_never_raises_and_keeps_good_specs(text: str) -> None:
     root = project_with(text)
     try:
-        project = load_project(root, connections=None)
+        project = load_project(root, connections=None, select_gold=select_gold)
         good = (root / "sales/orders.yaml").resolve()
         assert good in project.valid
         fuzzed = (root / "sales/zz_fuzzed.yaml").resolve()
@@ -148,7 +149,7 @@ def test_hostile_specs_are_refused_quickly_and_cost_only_themselves(case: tuple[
             assert refusal in " ".join(p.message for p in problems), [p.message for p in problems]
         for problem in problems:
             assert problem.line >= 1 and problem.column >= 1 and problem.message
-        project = load_project(root, connections=None)
+        project = load_project(root, connections=None, select_gold=select_gold)
         assert (root / "sales/orders.yaml").resolve() in project.valid
     finally:
         shutil.rmtree(root.parent, ignore_errors=True)

@@ -9,6 +9,7 @@ import pytest
 
 from medallion.cli import main as cli
 from medallion.factory.loader import load_dags
+from medallion.gold.selection import select_gold
 from medallion.spec.project import load_project
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -21,12 +22,12 @@ def edit(path: Path, old: str, new: str) -> None:
 
 
 def messages(configs: Path, name: str, severity: str = "error") -> list[str]:
-    project = load_project(configs, connections={"shop_db"})
+    project = load_project(configs, connections={"shop_db"}, select_gold=select_gold)
     return [f"{p.field}: {p.message}" for p in project.problems((configs / name).resolve()) if p.severity == severity]
 
 
 def test_project_specs_are_clean() -> None:
-    project = load_project(ROOT / "dag_configs", connections={"shop_db"})
+    project = load_project(ROOT / "dag_configs", connections={"shop_db"}, select_gold=select_gold)
     assert {p.name for p in project.files} == {"orders.yaml", "customer_segments.yaml"}
     # The one expected finding: the shipped defaults keep the docs_url placeholder (a real deployment sets
     # where its repository is read; we never invent a URL), and validate says so once, at defaults.yaml.

@@ -64,9 +64,10 @@ def spec_with(configs: Path, old: str, new: str) -> tuple[Path, int]:
 
 
 def problems_of(configs: Path, spec: Path) -> list[Problem]:
+    from medallion.gold.selection import select_gold
     from medallion.spec.project import load_project
 
-    return load_project(configs, connections=None).problems(spec.resolve())
+    return load_project(configs, connections=None, select_gold=select_gold).problems(spec.resolve())
 
 
 @pytest.mark.parametrize("escape", ["../outside/secret.py", "../../../../../../../../etc/passwd"])

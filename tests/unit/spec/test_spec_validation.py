@@ -122,11 +122,12 @@ def test_cli_validate_passes_on_project_specs(capsys: pytest.CaptureFixture) -> 
 
 def test_a_bad_spec_never_leaks_into_shared_defaults(configs: Path) -> None:
     """Regression (found by the fuzzer): merging used to write into the cached defaults document."""
+    from medallion.gold.selection import select_gold
     from medallion.spec.project import load_project
 
     text = (configs / "sales/orders.yaml").read_text()
     (configs / "sales/aaa.yaml").write_text(text.replace("gold:\n  select:", "  select:"))
-    project = load_project(configs, connections=None)
+    project = load_project(configs, connections=None, select_gold=select_gold)
     assert not project.problems((configs / "sales/orders.yaml").resolve())
     assert project.problems((configs / "sales/aaa.yaml").resolve())
 

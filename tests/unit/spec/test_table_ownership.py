@@ -9,11 +9,12 @@ import pytest
 
 from medallion.cli import main as cli
 from medallion.factory.loader import load_dags
+from medallion.gold.selection import select_gold
 from medallion.spec.project import load_project
 
 
 def errors(configs: Path, name: str) -> list[str]:
-    project = load_project(configs, connections={"shop_db"})
+    project = load_project(configs, connections={"shop_db"}, select_gold=select_gold)
     return [p.format() for p in project.problems((configs / name).resolve()) if p.severity == "error"]
 
 
