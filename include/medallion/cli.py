@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from medallion import paths
 
@@ -179,6 +180,48 @@ def _run(args: argparse.Namespace) -> int:
         return 1
 
 
+def _test(args: argparse.Namespace) -> int:
+    """Notebook unit tests, pytest-like: a line per case, the diff of each failure, exit 1 on any."""
+    import time
+
+    from medallion.silver.notebook_tests import ENGINES, format_failure, run_on_engine
+    from medallion.spec.notebook_tests import spec_cases
+    from medallion.spec.project import load_project
+
+    project = load_project(paths.config_dir(), select_gold=None)
+    specs = {item.spec.id: item.spec for item in project.valid.values()}
+    wanted = set(args.targets)
+    cases = []
+    for spec in specs.values():
+        names = None if not wanted or spec.id in wanted else [n for n in wanted if n.startswith(spec.id + ".")]
+        if names == []:
+            continue
+        found, problems = spec_cases(spec, notebooks=[n.split(".", 1)[1] for n in names] if names else None)
+        if problems:
+            _print_problems(problems)
+            return 1
+        cases += found
+    unknown = sorted(t for t in wanted if t.split(".")[0] not in specs)
+    if unknown:
+        print(f"error: no valid pipeline {', '.join(unknown)} (known: {', '.join(sorted(specs))})", file=sys.stderr)
+        return 2
+    engines = list(ENGINES) if args.engine == "both" else [args.engine]
+    print(f"{len(cases)} notebook test case(s) on {' and '.join(engines)}")
+    failures = []
+    started = time.monotonic()
+    for engine in engines:
+
+        def show(result: Any) -> None:
+            print(f"{result.case} [{result.engine}] {result.status.upper()} ({result.seconds:.1f}s)", flush=True)
+
+        failures += [r for r in run_on_engine(engine, cases, paths.project_root(), on_result=show) if not r.ok]
+    for result in failures:
+        print("\n" + format_failure(result))
+    total = len(cases) * len(engines)
+    print(f"\n{total - len(failures)} passed, {len(failures)} failed in {time.monotonic() - started:.1f}s")
+    return 1 if failures else 0
+
+
 def _demo(_: argparse.Namespace) -> int:
     from medallion.local.demo import demo
 
@@ -216,6 +259,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("pipeline")
     p.add_argument("--date", required=True, help="logical date, e.g. 2026-11-20")
     p.set_defaults(func=_run)
+    p = sub.add_parser("test", help="run notebook unit tests (silver.notebooks[].tests) on the emulator and/or Spark")
+    p.add_argument("targets", nargs="*", help="pipeline ids or <pipeline>.<notebook> (default: every case)")
+    p.add_argument("--engine", choices=["local", "spark", "both"], default="local")
+    p.set_defaults(func=_test)
     sub.add_parser(
         "demo",
         help="run the example pipeline end to end, then three broken runs and their alerts (dbt, gate, Databricks)",

@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -119,12 +120,46 @@ class _NotebookUtils:
         raise _NotebookExit(None if value is None else str(value))
 
 
+def read_local_text(path: str) -> str:
+    """``dbutils.fs.head`` of a local path (``file:`` URIs too): real Spark in local mode reads these."""
+    return Path(path.removeprefix("file:")).read_text(encoding="utf-8")
+
+
+def session_text_reader(spark: Any) -> Callable[[str], str]:
+    """How ``dbutils.fs.head`` reads on ``spark``'s engine: DuckDB's ``read_text`` (S3 included) for
+    sqlframe, the local file system otherwise."""
+    con = getattr(spark, "_conn", None)
+    if con is None or not hasattr(con, "execute"):
+        return read_local_text
+
+    def read(path: str) -> str:
+        row = con.execute("SELECT content FROM read_text(?)", [path]).fetchone()
+        return row[0] if row else ""
+
+    return read
+
+
+@dataclass
+class _Fs:
+    """``dbutils.fs``: ``head`` reads a small text file such as a bronze manifest.
+
+    Why notebooks need it: Spark's file readers skip names starting with ``_`` (``_manifest.json``,
+    like ``_SUCCESS``), even when named explicitly, so ``spark.read.json`` cannot read a manifest.
+    """
+
+    read_text: Callable[[str], str]
+
+    def head(self, file: str, maxBytes: int = 65536) -> str:
+        return self.read_text(file).encode("utf-8")[:maxBytes].decode("utf-8", errors="ignore")
+
+
 class DBUtils:
     """The subset of Databricks ``dbutils`` that pipeline notebooks use."""
 
-    def __init__(self, params: dict[str, str]) -> None:
+    def __init__(self, params: dict[str, str], read_text: Callable[[str], str] = read_local_text) -> None:
         self.widgets = _Widgets(params=dict(params))
         self.notebook = _NotebookUtils()
+        self.fs = _Fs(read_text)
 
 
 # --------------------------------------------------------------------------- parsing
@@ -256,7 +291,7 @@ def run_in_session(
         "__file__": str(path),
         "__builtins__": notebook_builtins or vars(builtins),
         "spark": spark,
-        "dbutils": DBUtils(widgets),
+        "dbutils": DBUtils(widgets, session_text_reader(spark)),
         "display": _display,
         "displayHTML": print,
     }

@@ -17,6 +17,7 @@ from medallion.errors import MedallionError, Problem
 from medallion.spec.docs_url import RUNBOOK_PATH, docs_url_missing
 from medallion.spec.load import MergedDoc, PathKey, dotted
 from medallion.spec.models import PipelineSpec
+from medallion.spec.notebook_tests import spec_cases
 from medallion.spec.ownership import TableOwner, assign_owners, misplaced_contracts, produced_tables
 
 SELECTOR_HINT = (
@@ -73,6 +74,7 @@ def check_project(
     items = list(items)
     _duplicate_ids(items, report)
     _notebooks_exist(items, report)
+    _notebook_tests(items, report)
     if select_gold is not None:
         _gold_selections(items, select_gold, report)
     _one_owner_per_table(items, report)
@@ -135,6 +137,18 @@ def _notebooks_exist(items: list[LoadedSpec], report: ProjectReport) -> None:
                         "give the repository path of a .py notebook source file",
                     ),
                 )
+
+
+def _notebook_tests(items: list[LoadedSpec], report: ProjectReport) -> None:
+    """Notebook test cases: tests files and fixtures readable, fixture columns within the contracts."""
+    for item in items:
+
+        def position(key: PathKey, doc: MergedDoc = item.doc) -> tuple[str, int, int]:
+            pos = doc.position(key)
+            return pos.file, pos.line, pos.column
+
+        for problem in spec_cases(item.spec, position)[1]:
+            report.add(item.path, problem)
 
 
 def _gold_selections(items: list[LoadedSpec], select_gold: GoldSelector, report: ProjectReport) -> None:

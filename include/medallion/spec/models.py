@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from medallion.spec.base import ColumnName, Identifier, StrictModel
+from medallion.spec.notebook_tests import NotebookTestCase
 from medallion.spec.paths import LakePrefix, NoParentPath, RepoPath
 from medallion.spec.quality import (  # noqa: F401  (quality suites live in spec/quality.py; old import path)
     QUARANTINABLE,
@@ -106,6 +107,12 @@ class Notebook(StrictModel):
     parameters: dict[str, str] = Field({}, description="Widgets passed to the notebook")
     outputs: Annotated[list[TableName], Field(min_length=1)]
     depends_on: list[Identifier] = []
+    tests: list[NotebookTestCase] = Field(
+        [], description="unit tests of the notebook (given inputs, widgets, expected rows); they run before silver"
+    )
+    tests_file: RepoPath | None = Field(
+        None, description="repository path of a YAML file with more cases (`tests: [...]`), next to the notebook"
+    )
 
 
 GitProvider = Literal[

@@ -6,6 +6,8 @@
 
 # COMMAND ----------
 
+import json
+
 from pyspark.sql import functions as F
 
 dbutils.widgets.text("ds", "")
@@ -17,7 +19,8 @@ target = dbutils.widgets.get("target_tables").split(",")[0]
 
 # COMMAND ----------
 
-manifest = spark.read.json(f"{bronze_root}/customers/ds={ds}/_manifest.json").collect()[0]
+# dbutils.fs.head, not spark.read.json: Spark's readers skip files named "_…" (like _SUCCESS).
+manifest = json.loads(dbutils.fs.head(f"{bronze_root}/customers/ds={ds}/_manifest.json", 16 * 1024 * 1024))
 raw = spark.read.parquet(*manifest["files"])
 
 customers = (

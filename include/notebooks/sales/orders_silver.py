@@ -8,6 +8,8 @@
 
 # COMMAND ----------
 
+import json
+
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
@@ -21,7 +23,8 @@ target = dbutils.widgets.get("target_tables").split(",")[0]
 # COMMAND ----------
 
 # Readers trust only the files a committed manifest lists (never a directory listing).
-manifest = spark.read.json(f"{bronze_root}/orders/ds={ds}/_manifest.json").collect()[0]
+# dbutils.fs.head, not spark.read.json: Spark's readers skip files named "_…" (like _SUCCESS).
+manifest = json.loads(dbutils.fs.head(f"{bronze_root}/orders/ds={ds}/_manifest.json", 16 * 1024 * 1024))
 raw = spark.read.parquet(*manifest["files"])
 
 # COMMAND ----------
