@@ -61,6 +61,7 @@ class FailureKind(StrEnum):
     LAKE = "lake"
     # silver
     NOTEBOOK_NOT_PORTABLE = "notebook_not_portable"
+    NOTEBOOK_UNIT_TEST_FAILED = "notebook_unit_test_failed"
     # gold (dbt results)
     DBT_UNIT_TEST_FAILURE = "dbt_unit_test_failure"
     DBT_TEST_FAILURE = "dbt_test_failure"

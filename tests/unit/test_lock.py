@@ -1,7 +1,8 @@
 """The lock is the whole truth of the local install: it agrees with its inputs and installs without compiling.
 
 ``scripts/bootstrap.sh`` runs ``uv pip sync --only-binary :all: --no-binary pyspark requirements-local.lock``:
-exactly the lock, no re-resolution, no source builds but the one pure-Python sdist named (pyspark has no wheel). These tests fail when that install would go wrong on a fresh machine:
+exactly the lock, no re-resolution, no source builds but the one pure-Python sdist named (pyspark has no
+wheel). These tests fail when that install would go wrong on a fresh machine:
 a pin that disagrees with ``requirements.txt`` / ``requirements-dev.in``, a dependency missing from the
 lock, or a locked package that has no wheel for this platform (it would need a compiler and headers).
 """
@@ -33,7 +34,8 @@ def _pins(text: str) -> dict[str, str]:
 
 def test_bootstrap_installs_exactly_the_lock_and_never_builds() -> None:
     script = (ROOT / "scripts/bootstrap.sh").read_text()
-    assert re.search(r"uv\" pip sync .*--only-binary :all: --no-binary pyspark requirements-local\.lock", script), script
+    sync = r"uv\" pip sync .*--only-binary :all: --no-binary pyspark requirements-local\.lock"
+    assert re.search(sync, script), script
     assert not re.search(r"pip install .*-r ", script), "a re-resolving install (-r) is back"
 
 
@@ -71,7 +73,8 @@ def test_lock_is_complete_consistent_and_has_wheels_for_this_platform(tmp_path: 
             str(uv), "pip", "compile", "requirements-dev.in",
             "--overrides", "requirements-local-overrides.txt",
             "--constraint", "requirements-local.lock",
-            "--only-binary", ":all:", "--no-binary", "pyspark", "--python-version", "3.11", "--no-header", "--no-annotate", "-q", "-o", str(out),
+            "--only-binary", ":all:", "--no-binary", "pyspark",
+            "--python-version", "3.11", "--no-header", "--no-annotate", "-q", "-o", str(out),
         ],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )  # fmt: skip

@@ -56,8 +56,6 @@ def _normal(value: Any, sql_type: str | None) -> Any:
             return ("not a " + sql_type, value)
     if isinstance(value, float):
         return float(f"{value:.9g}")
-    if isinstance(value, decimal.Decimal):
-        return value.normalize() if value == value.to_integral_value() else value
     return value
 
 

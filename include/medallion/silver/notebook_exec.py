@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from medallion.errors import MedallionError
+
 log = logging.getLogger(__name__)
 
 NOTEBOOK_HEADER = "# Databricks notebook source"
@@ -32,7 +34,7 @@ MAGIC_PREFIX = "# MAGIC"
 _NOTEBOOK_FILES: set[str] = set()
 
 
-class InputWidgetNotDefined(Exception):
+class InputWidgetNotDefined(MedallionError):
     """Raised by ``dbutils.widgets.get`` for an unknown widget, worded like Databricks."""
 
     def __init__(self, name: str) -> None:

@@ -189,11 +189,13 @@ def run_cases(
     engine: str,
     schema_prefix: str = "medallion_test",
     notebook_builtins: dict[str, Any] | None = None,
+    scratch_root: Path | None = None,
 ) -> list[CaseResult]:
-    """Cases one after another on one session, each in its own scratch schema and folder."""
+    """Cases one after another on one session, each in its own scratch schema and folder
+    (under ``scratch_root``: on Databricks a Volume path both the driver and Spark read)."""
     results = []
     for index, case in enumerate(cases):
-        with tempfile.TemporaryDirectory(prefix="medallion-nbtest-") as scratch:
+        with tempfile.TemporaryDirectory(prefix="medallion-nbtest-", dir=scratch_root) as scratch:
             schema = f"{schema_prefix}_{index}"
             results.append(
                 run_case(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from medallion.spec.base import ColumnName, Identifier, StrictModel
 from medallion.spec.notebook_tests import NotebookTestCase
@@ -164,6 +164,16 @@ class Silver(StrictModel):
     workspace_root: NoParentPath = Field("/Workspace/medallion", description="Where the repository is deployed")
     polling_seconds: Annotated[int, Field(ge=1, le=300)] = 5
     timeout_minutes: Annotated[int, Field(ge=1)] = 120
+    test_compute: Literal["job_cluster", "serverless"] = Field(
+        "job_cluster",
+        description="where silver_preflight runs the notebook unit tests: a one-time run on a small single-node "
+        "job cluster (compute's spark_version and node type), or serverless",
+    )
+    test_scratch_root: str | None = Field(
+        None,
+        description="folder for the tests' bronze fixtures on Databricks, readable by the driver and Spark, "
+        "e.g. /Volumes/main/scratch/medallion; default a temporary folder on the driver",
+    )
 
     @model_validator(mode="after")
     def _dependencies_exist(self) -> Silver:
@@ -207,6 +217,13 @@ class ContractColumn(StrictModel):
         return value
 
 
+#: Unity Catalog table privileges a spec may grant (README: Catalog, access policies as code).
+Privilege = Literal["SELECT", "MODIFY", "APPLY TAG", "MANAGE", "ALL PRIVILEGES"]
+#: A group (Unity Catalog principal) as written in ``GRANT … TO `group```: letters, digits, ``_ . - @ +`` and spaces.
+GroupName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@+ -]{0,127}$")]
+Grants = dict[GroupName, list[Annotated[Privilege, BeforeValidator(lambda v: v.upper() if isinstance(v, str) else v)]]]
+
+
 class Contract(StrictModel):
     """What consumers may rely on for one published table."""
 
@@ -219,6 +236,11 @@ class Contract(StrictModel):
         None,
         description="timestamp column whose newest value must be within the pipeline's freshness_sla_hours "
         "of the run's data interval end (a warning; set `freshness:` on the suite to tune it)",
+    )
+    grants: Grants = Field(
+        {},
+        description="group → privileges on this table, over the pipeline's `grants` (a group listed with [] "
+        "gets none); applied at publish on Databricks (GRANT/REVOKE), recorded locally",
     )
 
     @model_validator(mode="after")
@@ -304,6 +326,11 @@ class PipelineSpec(StrictModel):
         "(the time schedule is then not used)",
     )
     contracts: list[Contract] = []
+    grants: Grants = Field(
+        {},
+        description="group → privileges (SELECT, MODIFY, APPLY TAG, MANAGE, ALL PRIVILEGES) on every "
+        "table the pipeline publishes; org/domain defaults in defaults.yaml; a contract's `grants` override per group",
+    )
     alerts: AlertRouting = AlertRouting()
     lake: Lake
     defaults: TaskDefaults = TaskDefaults()
@@ -365,6 +392,11 @@ class PipelineSpec(StrictModel):
     @property
     def dag_id(self) -> str:
         return self.id
+
+    def grants_for(self, table: str) -> dict[str, tuple[str, ...]]:
+        """The privileges each group holds on a published table: the pipeline's grants, then its contract's."""
+        merged = dict(self.grants) | next((dict(c.grants) for c in self.contracts if c.table == table), {})
+        return {group: tuple(dict.fromkeys(privs)) for group, privs in sorted(merged.items()) if privs}
 
 
 def _ensure_unique(names: list[str], what: str) -> None:

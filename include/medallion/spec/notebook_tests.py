@@ -21,7 +21,7 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError, model_validator
 
 from medallion import paths
-from medallion.errors import Problem
+from medallion.errors import MedallionError, Problem
 from medallion.spec.base import ColumnName, Identifier, StrictModel
 from medallion.spec.paths import NoParentPath
 from medallion.spec.sqltypes import declared_type
@@ -141,7 +141,7 @@ class ResolvedCase:
         return cls(**{**data, **fixtures})
 
 
-class FixtureError(ValueError):
+class FixtureError(MedallionError, ValueError):
     """A fixture that cannot be read or contradicts the contract; ``problem`` is positioned."""
 
     def __init__(self, problem: Problem):

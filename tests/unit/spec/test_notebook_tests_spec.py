@@ -64,7 +64,10 @@ def test_fixture_column_outside_the_contract_is_an_error_at_its_line(tmp_path: P
     spec.write_text(text[:at] + old.replace("country:", "contry:") + text[at + len(old) :])
     line = text[:at].count("\n") + 1
     [message] = problems(configs)
-    assert message.startswith(f"orders.yaml:{line}: ") and "['contry'] are not columns of the contract of silver.customers" in message
+    assert (
+        message.startswith(f"orders.yaml:{line}: ")
+        and "['contry'] are not columns of the contract of silver.customers" in message
+    )
 
 
 def test_tests_file_problems_point_into_that_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
