@@ -59,3 +59,5 @@ def gold_staging_schema(spec: PipelineSpec, ds_nodash: str) -> str:
 
 OPS_SCHEMA = "ops"
 PUBLISHED_VERSIONS = f"{OPS_SCHEMA}.published_versions"
+#: What each published table's grants were set to at publish (spec ``grants``; README: Catalog).
+TABLE_GRANTS = f"{OPS_SCHEMA}.table_grants"

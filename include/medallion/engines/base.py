@@ -9,9 +9,11 @@ A new engine is one module with one subclass of :class:`LakehouseEngine` plus on
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
+
+from medallion import layout
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,54 @@ class LakehouseEngine(ABC):
     @abstractmethod
     def canonical_type(self, text: str) -> str:
         """A (whitespace-normalised, non-decimal) engine type as a canonical contract type."""
+
+    # --- access policies (spec ``grants``) -----------------------------------------------------
+    #: Whether the engine enforces table privileges; where not (DuckDB) grants are checked and recorded only.
+    enforces_grants: ClassVar[bool] = False
+
+    def show_grants_sql(self, table: str) -> str | None:
+        """The statement listing a table's current grants; None where the engine has no grants."""
+        return None
+
+    def current_grants(self, rows: Sequence[Sequence[Any]]) -> set[tuple[str, str]]:
+        """``(principal, privilege)`` held on the table itself, from ``show_grants_sql``'s rows."""
+        return set()
+
+    def grant_statements(
+        self, table: str, wanted: Mapping[str, Sequence[str]], current: set[tuple[str, str]]
+    ) -> list[str]:
+        """GRANT what ``wanted`` adds to ``current``, REVOKE what ``current`` holds beyond it."""
+        return []
+
+    def apply_grants(
+        self, conn: Any, table: str, wanted: Mapping[str, Sequence[str]], *, pipeline: str, run_id: str
+    ) -> list[str]:
+        """Bring a published table's grants to ``wanted`` (reading the current ones first) and record them in
+        ``ops.table_grants``; returns the GRANT/REVOKE statements run (none where the engine has no grants)."""
+        show = self.show_grants_sql(table)
+        statements = []
+        if show is not None:
+            statements = self.grant_statements(table, wanted, self.current_grants(self.query_all(conn, show)))
+        self.run_statements(conn, [*statements, *self.record_grants_sql(table, wanted, pipeline, run_id)])
+        return statements
+
+    def record_grants_sql(
+        self, table: str, wanted: Mapping[str, Sequence[str]], pipeline: str, run_id: str
+    ) -> list[str]:
+        """Replace the table's rows in ``ops.table_grants`` with ``wanted`` (one row per group)."""
+        lit = self.literal
+        rows = ", ".join(
+            f"({lit(table)}, {lit(group)}, {lit(', '.join(privs))}, {lit(pipeline)}, {lit(run_id)}, "
+            f"current_timestamp, {lit(self.enforces_grants)})"
+            for group, privs in sorted(wanted.items())
+        )
+        return [
+            f"CREATE SCHEMA IF NOT EXISTS {layout.OPS_SCHEMA}",
+            f"CREATE TABLE IF NOT EXISTS {layout.TABLE_GRANTS} (table_name STRING, principal STRING, "
+            "privileges STRING, pipeline STRING, run_id STRING, recorded_at TIMESTAMP, enforced BOOLEAN)",
+            f"DELETE FROM {layout.TABLE_GRANTS} WHERE table_name = {lit(table)}",
+            *([f"INSERT INTO {layout.TABLE_GRANTS} VALUES {rows}"] if rows else []),
+        ]
 
     # --- dbt ----------------------------------------------------------------------------------
     @abstractmethod
