@@ -86,8 +86,8 @@ def handwritten(specs: list) -> dict:
     from cosmos.constants import InvocationMode, LoadMode
     from cosmos.operators.local import DbtTestLocalOperator
 
-    from medallion.alerts.notifier import PipelineFailureNotifier
     from medallion.bronze.operator import LandSqlSourceOperator
+    from medallion.factory.alerting import failure_notifier
     from medallion.gold.profile import LakehouseProfileMapping
     from medallion.quality.operator import QualityGateOperator
     from medallion.silver.preflight import NotebookLintOperator
@@ -107,7 +107,7 @@ def handwritten(specs: list) -> dict:
                 "owner": "Sales Data Team",
                 "retries": 2,
                 "retry_delay": dt.timedelta(minutes=5),
-                "on_failure_callback": PipelineFailureNotifier(spec),
+                "on_failure_callback": failure_notifier(spec),
             },
         ) as dag:
             with TaskGroup("bronze") as bronze:
@@ -336,6 +336,8 @@ def dag_factory_config(spec, gold_models: list[str]) -> dict:
                 "on_failure_callback": {
                     "callback": "medallion.alerts.notifier.PipelineFailureNotifier",
                     "spec": spec_doc,
+                    "findings": None,  # a YAML file cannot name the layers' readers: parse cost only
+                    "published_versions": None,
                 },
             },
             "task_groups": groups,

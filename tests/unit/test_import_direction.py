@@ -23,9 +23,6 @@ ENTRY_POINTS = {"cli.py"}  # the command line starts everything, local runtime i
 
 #: Known back-edges still to remove: (importing file or package, imported module) → why it is still here.
 ALLOWED: dict[tuple[str, str], str] = {
-    # alerts/ is being restructured into channels; these two leave with that change
-    ("alerts", "medallion.gold.results"): "dbt warning summary read by the alert content",
-    ("alerts", "medallion.quality.publish"): "published versions named in a rejected-run alert",
     # wap.py is shared by the silver/gold gates and the DAG builder; its gold/quality uses are lazy
     ("wap.py", "medallion.gold.selection"): "gold models of a spec (select_gold), used when the DAG is built",
     ("wap.py", "medallion.quality.publish"): "Publication / RunStamp records handed to publish",

@@ -6,6 +6,7 @@ Independent of where the alert goes (``alerts.channels``) and of when it is sent
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from medallion import connections
@@ -14,11 +15,13 @@ from medallion.alerts.message import Alert, scrub, truncate
 from medallion.alerts.runbook import runbook_link
 from medallion.alerts.state import fingerprint
 from medallion.failures import FailureClass
-from medallion.gold.results import DbtOutcome, failure_kind, outcomes_from
+from medallion.findings import NodeFindings
 from medallion.spec.models import PipelineSpec
 
 log = logging.getLogger(__name__)
 MAX_DETAIL_LINES = 12
+#: The version each of these tables is published at now (``quality.publish``, handed in by the DAG builder).
+PublishedVersions = Callable[[list[str]], list[Any]]
 
 
 def owner_handles(spec: PipelineSpec) -> list[str]:
@@ -85,31 +88,33 @@ def gate_details(report: dict[str, Any], severity: str) -> list[str]:
     return lines
 
 
-def dbt_project_label(spec: PipelineSpec) -> str:
-    return spec.gold.project_dir if spec.gold else ""
+def node_details(findings: NodeFindings | None) -> list[str]:
+    """One entry per flagged node (dbt: node, test, failing rows, compiled SQL path, message or unit test diff)."""
+    return [truncate(scrub(d), 1500) for d in findings.details] if findings else []
 
 
-def dbt_details(spec: PipelineSpec, outcomes: list[DbtOutcome]) -> list[str]:
-    """One entry per dbt node: node, test, failing rows, message (unit test diff) and compiled SQL path."""
-    return [truncate(scrub(o.describe(dbt_project_label(spec))), 1500) for o in outcomes]
-
-
-def build_failure_alert(spec: PipelineSpec, context: Any) -> Alert:
-    """Alert for a task that failed after its last retry."""
+def build_failure_alert(
+    spec: PipelineSpec,
+    context: Any,
+    findings: NodeFindings | None = None,
+    published_versions: PublishedVersions | None = None,
+) -> Alert:
+    """Alert for a task that failed after its last retry. ``findings``: what the task's tool (dbt) said about
+    its failed nodes; ``published_versions``: reads what a failed silver/gold run left published (the note
+    goes out without the versions when not given)."""
     exc = context.get("exception")
     ti = context["ti"]
     layer = layer_of(ti.task_id)
-    failed_nodes = [o for o in outcomes_from(context) if o.failed]
-    cls = classify(exc, layer, kind=failure_kind(failed_nodes))
+    cls = classify(exc, layer, kind=findings.kind if findings else None)
     extra = details_of(exc)
     report = extra.get("report") or {}
-    details = gate_details(report, "critical") if report else dbt_details(spec, failed_nodes)
+    details = gate_details(report, "critical") if report else node_details(findings)
     message = scrub(str(exc)) if exc is not None else "the task failed (no exception captured)"
-    if failed_nodes:
-        message = "; ".join(o.headline() for o in failed_nodes[:3]) + ("; …" if len(failed_nodes) > 3 else "")
+    if findings:
+        message = findings.summary()
     if not details:
         details = [truncate(line, 600) for line in message.splitlines() if line.strip()][:MAX_DETAIL_LINES]
-    details = details[: MAX_DETAIL_LINES - 2] + wap_details(spec, layer, context)
+    details = details[: MAX_DETAIL_LINES - 2] + wap_details(spec, layer, context, published_versions)
     task = context.get("task")
     max_tries = (getattr(task, "retries", 0) or 0) + 1
     try_number = int(getattr(ti, "try_number", 1) or 1)
@@ -211,16 +216,15 @@ def quarantine_details(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def build_dbt_warning_alert(spec: PipelineSpec, context: Any, outcomes: list[DbtOutcome]) -> Alert:
+def build_dbt_warning_alert(spec: PipelineSpec, context: Any, warned: NodeFindings) -> Alert:
     """Warning for dbt tests with ``severity: warn`` that found rows (the task itself succeeded)."""
-    warned = [o for o in outcomes if o.warned]
     return warning_alert(
         spec,
         context,
         "dbt_test_warning",
-        summary=f"{len(warned)} dbt test(s) with severity warn found rows; the run continues: "
-        + "; ".join(o.headline() for o in warned[:3]),
-        details=dbt_details(spec, warned),
+        summary=f"{len(warned.headlines)} dbt test(s) with severity warn found rows; the run continues: "
+        + warned.summary(),
+        details=node_details(warned),
         layer="gold",
     )
 
@@ -254,24 +258,21 @@ def warning_alert(
     )
 
 
-def wap_details(spec: PipelineSpec, layer: str | None, context: Any) -> list[str]:
+def wap_details(
+    spec: PipelineSpec, layer: str | None, context: Any, published_versions: PublishedVersions | None
+) -> list[str]:
     """Failed silver/gold run: the last good version is still published (which run), and where the rejects are."""
-    from medallion import connections as conns
     from medallion import wap
 
     if layer not in ("silver", "gold"):
         return []
     try:
-        from airflow.sdk import BaseHook
-
-        from medallion.quality.publish import published_versions
-
         tables = (
             [t for nb in spec.silver.notebooks for t in nb.outputs]
             if layer == "silver" and spec.silver
             else wap.gold_tables(spec)
         )
-        published = published_versions(BaseHook.get_connection(conns.LAKEHOUSE_SQL), tables)
+        published = published_versions(tables) if published_versions else []
     except Exception:  # the alert goes out without the versions
         log.warning("could not read the published versions for the alert", exc_info=True)
         published = []

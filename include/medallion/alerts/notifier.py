@@ -1,8 +1,10 @@
 """The Airflow callbacks that turn a task failure (or a warning) into an alert and deliver it.
 
 What an alert says lives in ``alerts.content``, where it goes in ``alerts.channels``, and when
-(dedup, threads, kept and late alerts) in ``alerts.delivery``. Nothing here raises into the task:
-no alert is lost silently and none hides the task's own failure.
+(dedup, threads, kept and late alerts) in ``alerts.delivery``. What only a layer knows (dbt's failed
+nodes, the versions the lakehouse publishes) comes in as readers the DAG builder hands over
+(``factory.alerting``). Nothing here raises into the task: no alert is lost silently and none hides
+the task's own failure.
 """
 
 from __future__ import annotations
@@ -14,14 +16,16 @@ from airflow.sdk import BaseNotifier
 
 from medallion.alerts.channels import channels
 from medallion.alerts.content import (
+    PublishedVersions,
     build_dbt_warning_alert,
     build_failure_alert,
     build_gate_warning_alert,
     warning_alert,
 )
 from medallion.alerts.delivery import Delivery, deliver, send_kept_alerts
+from medallion.alerts.message import Alert
 from medallion.alerts.state import S3AlertState
-from medallion.gold.results import DbtOutcome, outcomes_from
+from medallion.findings import FindingsReader
 from medallion.spec.models import PipelineSpec
 
 log = logging.getLogger(__name__)
@@ -45,20 +49,21 @@ def lake_state(spec: PipelineSpec) -> S3AlertState:
 
 
 class DbtWarningNotifier:
-    """Cosmos ``on_warning_callback`` for the gold group: warn-severity dbt tests alert, never fail."""
+    """Cosmos ``on_warning_callback`` for the gold group: warn-severity dbt tests alert, never fail.
 
-    def __init__(self, spec: PipelineSpec):
-        self.spec = spec
+    ``findings`` reads the warned tests from the callback's context (``gold.results.warned_findings``).
+    """
+
+    def __init__(self, spec: PipelineSpec, *, findings: FindingsReader):
+        self.spec, self.findings = spec, findings
 
     def __call__(self, context: Any) -> None:
         try:
-            outcomes = outcomes_from(context)
-            if not any(o.warned for o in outcomes):  # cosmos only gave names: keep them
-                outcomes = [
-                    DbtOutcome(unique_id=n, name=n, resource_type="test", status="warn", message=str(m))
-                    for n, m in zip(context.get("test_names") or [], context.get("test_results") or [], strict=False)
-                ]
-            alert = build_dbt_warning_alert(self.spec, context, outcomes)
+            warned = self.findings(self.spec, context)
+            if warned is None:
+                log.warning("cosmos reported dbt warnings, but no warned test is in the task's results: no alert")
+                return
+            alert = build_dbt_warning_alert(self.spec, context, warned)
         except Exception:  # a bug here must not fail a task whose dbt command succeeded
             log.exception("could not build the dbt warning alert")
             return
@@ -67,17 +72,32 @@ class DbtWarningNotifier:
 
 
 class PipelineFailureNotifier(BaseNotifier):
-    """``on_failure_callback`` for every task of a pipeline (Airflow calls it after the last retry)."""
+    """``on_failure_callback`` for every task of a pipeline (Airflow calls it after the last retry).
+
+    ``findings`` reads what the failed task's tool said about its nodes (``gold.results.failed_findings``);
+    ``published_versions`` reads what a failed silver/gold run left published. None: the alert goes without.
+    """
 
     template_fields = ()
 
-    def __init__(self, spec: PipelineSpec):
+    def __init__(
+        self,
+        spec: PipelineSpec,
+        *,
+        findings: FindingsReader | None,
+        published_versions: PublishedVersions | None,
+    ):
         super().__init__()
-        self.spec = spec
+        self.spec, self.findings, self.published_versions = spec, findings, published_versions
+
+    def alert(self, context: Any) -> Alert:
+        """The alert for the failed task in ``context``."""
+        findings = self.findings(self.spec, context) if self.findings else None
+        return build_failure_alert(self.spec, context, findings, self.published_versions)
 
     def notify(self, context: Any) -> None:
         try:
-            alert = build_failure_alert(self.spec, context)
+            alert = self.alert(context)
         except Exception:  # a bug here must not hide the task's own failure
             log.exception("could not build the failure alert")
             return

@@ -8,22 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from airflow.sdk import DAG, Asset, TaskGroup
 
-from medallion import layout, paths
+from medallion import layout
 from medallion.alerts.deadline import deadline_alert
-from medallion.alerts.notifier import (
-    DbtWarningNotifier,
-    KeptAlertsSender,
-    PipelineFailureNotifier,
-    notify_gate_warning,
-    notify_publish_kept_back,
-)
+from medallion.alerts.notifier import KeptAlertsSender, notify_gate_warning, notify_publish_kept_back
 from medallion.bronze.sources import source_kind
 from medallion.errors import Problem
+from medallion.factory.alerting import dbt_warning_notifier, failure_notifier
 from medallion.factory.docs import render_dag_doc
 from medallion.quality.contract import layer_checks, layer_contracts
 from medallion.quality.operator import QualityGateOperator
@@ -60,7 +54,7 @@ def default_args(spec: PipelineSpec) -> dict[str, Any]:
         "retries": d.retries,
         "retry_delay": dt.timedelta(minutes=d.retry_delay_minutes),
         "execution_timeout": dt.timedelta(minutes=d.execution_timeout_minutes) if d.execution_timeout_minutes else None,
-        "on_failure_callback": PipelineFailureNotifier(spec),
+        "on_failure_callback": failure_notifier(spec),
         "on_success_callback": KeptAlertsSender(spec),  # alerts kept while no channel was reachable
     }
 
@@ -75,7 +69,6 @@ def dag_tags(spec: PipelineSpec) -> list[str]:
 def build_dag(
     spec: PipelineSpec,
     warnings: Sequence[Problem] = (),
-    config_dir: Path | None = None,
     owners: Mapping[str, Any] | None = None,
     selection: Any = None,
 ) -> DAG:
@@ -105,7 +98,7 @@ def build_dag(
         owner_links={o.name: f"mailto:{o.email}" for o in spec.owners[:1] if o.email},
         doc_md=render_dag_doc(spec, warnings, owners, selection),
         params=_params(spec),
-        deadline=deadline_alert(spec, config_dir or paths.config_dir()),
+        deadline=deadline_alert(spec),
         auto_register=False,
     )
     with dag:
@@ -127,7 +120,7 @@ def build_dag(
             from medallion.gold.dbt import build_gold_group, build_gold_preflight
 
             preflight = _chain(upstream, build_gold_preflight(spec, pool=pool, selection=selection))  # unit tests
-            gold = build_gold_group(spec, pool=pool, on_warning=DbtWarningNotifier(spec), selection=selection)
+            gold = build_gold_group(spec, pool=pool, on_warning=dbt_warning_notifier(spec), selection=selection)
             # models build in the run's staging schema; the gate audits them there and publishes gold
             _chain(preflight, gold) >> _gate(spec, "gold", pool, publishes=selection.tables)
     return dag

@@ -69,7 +69,6 @@ def load_dags(config_dir: Path) -> dict[str, DAG]:
                 dag = build_dag(
                     item.spec,
                     warnings=project.problems(path),
-                    config_dir=root,
                     owners=project.report.owners,
                     selection=project.report.gold.get(path),
                 )

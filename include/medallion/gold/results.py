@@ -21,6 +21,8 @@ from airflow.sdk.exceptions import AirflowFailException  # AirflowFailException:
 
 from medallion.errors import MedallionError
 from medallion.failures import is_retried
+from medallion.findings import NodeFindings
+from medallion.spec.models import PipelineSpec
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +156,36 @@ def outcomes_from(context: Any) -> list[DbtOutcome]:
     except AttributeError:
         return []
     return [DbtOutcome(**o) for o in stored]
+
+
+def failed_findings(spec: PipelineSpec, context: Any) -> NodeFindings | None:
+    """The failure alert's view of this task's failed dbt nodes (None: no node failed, or no dbt ran)."""
+    return findings(spec, [o for o in outcomes_from(context) if o.failed])
+
+
+def warned_findings(spec: PipelineSpec, context: Any) -> NodeFindings | None:
+    """The warning alert's view of the dbt tests with ``severity: warn`` that found rows; when the task kept no
+    outcomes, the test names and messages cosmos hands its ``on_warning_callback``."""
+    outcomes = outcomes_from(context)
+    if not any(o.warned for o in outcomes):  # cosmos only gave names: keep them
+        names, messages = context.get("test_names") or [], context.get("test_results") or []
+        outcomes = [
+            DbtOutcome(unique_id=n, name=n, resource_type="test", status="warn", message=str(m))
+            for n, m in zip(names, messages, strict=False)
+        ]
+    return findings(spec, [o for o in outcomes if o.warned])
+
+
+def findings(spec: PipelineSpec, nodes: list[DbtOutcome]) -> NodeFindings | None:
+    """``nodes`` as an alert shows them: compiled SQL paths under the spec's dbt project, the failure's class."""
+    if not nodes:
+        return None
+    project_dir = spec.gold.project_dir if spec.gold else ""
+    return NodeFindings(
+        headlines=tuple(o.headline() for o in nodes),
+        details=tuple(o.describe(project_dir) for o in nodes),
+        kind=failure_kind(nodes),
+    )
 
 
 def failure_kind(outcomes: list[DbtOutcome]) -> str | None:

@@ -273,45 +273,6 @@ def test_everything_down_never_raises(tmp_path: Path, monkeypatch: pytest.Monkey
     assert (result.slack, result.email) == ("failed", "failed")
 
 
-def test_freshness_sla_becomes_a_deadline_alert_that_notifies_owners(tmp_path: Path) -> None:
-    """The DAG carries an Airflow deadline; its callback alerts through the configured connections."""
-    from urllib.parse import urlparse
-
-    from airflow.sdk.definitions.deadline import DeadlineAlert
-
-    from medallion.alerts.deadline import notify_missed_deadline
-    from medallion.factory.loader import load_dags
-    from medallion.settings import load_settings
-
-    deadline = load_dags(ROOT / "dag_configs")["sales_orders"].deadline
-    alert = deadline[0] if isinstance(deadline, list) else deadline
-    assert isinstance(alert, DeadlineAlert) and alert.interval.total_seconds() == 26 * 3600
-    assert alert.callback.path == "medallion.alerts.deadline.notify_missed_deadline"
-
-    settings = load_settings()  # the test overlay of airflow_settings.yaml
-    slack_port = urlparse(settings.connection("slack_alerts")["extra"]["base_url"]).port
-    slack = SlackServer(port=slack_port, store_dir=tmp_path / "slack").start()
-    smtp = SmtpServer(port=settings.connection("smtp_alerts")["port"], store_dir=tmp_path / "mail").start()
-    try:
-        notify_missed_deadline(
-            context={
-                "dag_run": {
-                    "run_id": "scheduled__2026-11-20",
-                    "logical_date": "2026-11-20T00:00:00+00:00",
-                    "state": "running",
-                },
-                "deadline": {"deadline_time": "2026-11-21T02:00:00+00:00"},
-            },
-            **alert.callback.kwargs,
-        )
-    finally:
-        slack.stop()
-        smtp.stop()
-    text = read_messages(tmp_path / "slack")[-1]["text"]
-    assert "Data is late" in text and "freshness SLA 26 h" in text and "still running" in text
-    assert read_mail(tmp_path / "mail")
-
-
 @pytest.fixture
 def alert_state(s3_lake) -> object:
     """Dedup/threading state in a real (moto) S3 bucket, as in production."""

@@ -17,7 +17,8 @@ from types import SimpleNamespace
 import pytest
 
 from medallion.alerts.classify import classify
-from medallion.alerts.notifier import DbtWarningNotifier, build_failure_alert
+from medallion.alerts.notifier import DbtWarningNotifier
+from medallion.factory.alerting import dbt_warning_notifier, failure_notifier
 from medallion.gold.dbt import unit_test_selection
 from medallion.gold.results import CONTEXT_KEY, DbtOutcome, clean_message, failure_kind
 from medallion.local.slack_server import SlackServer, read_messages
@@ -87,7 +88,7 @@ def test_failure_kind_from_the_first_failed_node() -> None:
 
 def test_failed_dbt_test_alert_names_node_test_rows_and_compiled_sql() -> None:
     exc = RuntimeError("dbt invocation completed with errors: non_negative_daily_revenue_revenue: Got 3 results")
-    alert = build_failure_alert(SPEC, context("gold.daily_revenue.test", [FAILED_TEST], exc))
+    alert = failure_notifier(SPEC).alert(context("gold.daily_revenue.test", [FAILED_TEST], exc))  # as the DAG wires it
     assert alert.failure_class == "dbt_test_failure" and alert.layer == "gold"
     assert (
         alert.summary == "dbt test non_negative_daily_revenue_revenue on daily_revenue.revenue: fail, 3 failing row(s)"
@@ -123,7 +124,7 @@ def test_warn_severity_tests_send_a_warning_alert(tmp_path: Path) -> None:
     try:
         ctx = context("gold.customer_lifetime_value.test", [FAILED_TEST, warned])
         ctx |= {"test_names": [warned.name], "test_results": [warned.message]}
-        DbtWarningNotifier(SPEC)(ctx)
+        dbt_warning_notifier(SPEC)(ctx)  # as the DAG wires it
     finally:
         slack.stop()
         smtp.stop()
