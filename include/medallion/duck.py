@@ -98,12 +98,15 @@ def connect(
     s3: S3Settings | None = None,
     read_only: bool = False,
     create_schemas: bool = False,
+    wait: float | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """Open DuckDB offline; optionally able to read/write ``s3://`` and with the layer schemas."""
+    """Open DuckDB offline; optionally able to read/write ``s3://`` and with the layer schemas.
+
+    ``wait``: seconds to wait for another process's lock (default ``LOCK_WAIT_SECONDS``, for writers)."""
     if str(database) != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
         release_dbt_duckdb()
-    con = _connect_waiting(str(database), read_only)
+    con = _connect_waiting(str(database), read_only, wait)
     if s3 is not None:
         con.execute("LOAD httpfs")
         con.execute(s3.secret_sql())

@@ -69,6 +69,10 @@ class LakehouseEngine(ABC):
     def query_all(self, conn: Any, sql: str) -> list[tuple[Any, ...]]:
         """Every row of a query."""
 
+    def peek(self, conn: Any, sql: str) -> list[tuple[Any, ...]]:
+        """Every row of a read-only query that must not wait long (the catalog's page views)."""
+        return self.query_all(conn, sql)
+
     @abstractmethod
     def publish(self, conn: Any, statements: Sequence[str], guard: Guard | None) -> list[Any]:
         """Run a publish's statements after ``guard``; returns the guard's reasons when it held them back."""

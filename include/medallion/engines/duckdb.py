@@ -13,6 +13,8 @@ if TYPE_CHECKING:  # duckdb itself is imported inside a task only
 
 #: dbt-duckdb connect attempts on a locked lakehouse file (it sleeps 2**attempt s between them).
 LOCK_CONNECT_ATTEMPTS = 9
+#: How long a read-only page view waits for a local writer's lock before showing the lakehouse as busy.
+PEEK_WAIT_SECONDS = 1.0
 
 
 def duckdb_target(database: str, s3: duck.S3Settings | None = None) -> SqlTarget:
@@ -85,6 +87,16 @@ class DuckDBEngine(LakehouseEngine):
         from medallion import duck
 
         con = duck.connect(paths.resolve(conn.host), read_only=False)
+        try:
+            return [tuple(r) for r in con.execute(sql).fetchall()]
+        finally:
+            con.close()
+
+    def peek(self, conn: Any, sql: str) -> list[tuple[Any, ...]]:
+        """Read-only, giving up after a second when a local writer holds the file (a page must not hang)."""
+        from medallion import duck
+
+        con = duck.connect(paths.resolve(conn.host), read_only=True, wait=PEEK_WAIT_SECONDS)
         try:
             return [tuple(r) for r in con.execute(sql).fetchall()]
         finally:

@@ -1,0 +1,143 @@
+"""What the catalog reads from the lake: gate reports and bronze manifests through the S3 hook, published
+versions, recorded grants and row counts from the lakehouse (read-only, never waiting long for a writer).
+
+Every reader returns nothing instead of raising: a page shows "unavailable" for a part it could not read."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property
+from typing import Any, TypeVar
+
+from medallion import connections, layout
+from medallion.engines import engine_for
+from medallion.spec.models import PipelineSpec
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Lake:
+    """The lake bucket (S3 hook) and the lakehouse (engine ``peek``), with short-lived caches for the
+    home page's all-products queries."""
+
+    def __init__(self, ttl_seconds: float = 30.0):
+        self.ttl = ttl_seconds
+        self._cache: dict[str, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    @cached_property
+    def s3(self) -> Any:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+        from botocore.config import Config
+
+        quick = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 1})
+        return S3Hook(aws_conn_id=connections.LAKE_S3, config=quick)
+
+    def _lakehouse(self) -> Any:
+        from airflow.models.connection import Connection
+
+        return Connection.get_connection_from_secrets(connections.LAKEHOUSE_SQL)
+
+    def cached(self, key: str, load: Callable[[], T]) -> T:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit and now - hit[0] < self.ttl:
+                return hit[1]
+        value = load()
+        with self._lock:
+            self._cache[key] = (now, value)
+        return value
+
+    # --- S3 -----------------------------------------------------------------------------------
+    def read_json(self, bucket: str, key: str) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.s3.read_key(key, bucket_name=bucket))
+        except Exception as exc:  # missing report, S3 down: the page says so
+            log.debug("catalog: s3://%s/%s unreadable (%s)", bucket, key, exc)
+            return None
+
+    def read_text(self, bucket: str, key: str) -> str | None:
+        try:
+            return self.s3.read_key(key, bucket_name=bucket)
+        except Exception:
+            return None
+
+    def reports(self, spec: PipelineSpec, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """Gate reports ``{(layer, ds): report}`` for the ``(layer, ds)`` pairs asked, read in parallel."""
+
+        def one(pair: tuple[str, str]) -> dict[str, Any] | None:
+            layer, ds = pair
+            return self.read_json(spec.lake.bucket, layout.quality_report_key(spec, layer, ds, "report", "json"))
+
+        if not wanted:
+            return {}
+        with ThreadPoolExecutor(max_workers=min(8, len(wanted))) as pool:
+            found = dict(zip(wanted, pool.map(one, wanted), strict=True))
+        return {pair: report for pair, report in found.items() if report}
+
+    def bronze_rows(self, spec: PipelineSpec, ds: str | None) -> dict[str, int]:
+        """Rows of each bronze dataset's partition for ``ds`` (its manifest's row count)."""
+        if not spec.bronze or not ds:
+            return {}
+        out = {}
+        for source in spec.bronze.sources:
+            key = layout.bronze_partition_key(spec, source.name, ds) + layout.MANIFEST_NAME
+            manifest = self.read_json(spec.lake.bucket, key)
+            if manifest and isinstance(manifest.get("row_count"), int):
+                out[source.name] = manifest["row_count"]
+        return out
+
+    # --- lakehouse ----------------------------------------------------------------------------
+    def peek(self, sql: str) -> list[tuple[Any, ...]] | None:
+        """Rows of a read-only query, or None when the lakehouse is busy, missing or unreachable."""
+        try:
+            conn = self._lakehouse()
+            return engine_for(conn).peek(conn, sql)
+        except Exception as exc:
+            log.info("catalog: lakehouse query skipped (%s)", str(exc).splitlines()[0][:200] if str(exc) else exc)
+            return None
+
+    def published(self) -> dict[str, tuple[str, str, str]]:
+        """``{table: (logical date, run id, published at)}`` of every table's current version (cached)."""
+
+        def load() -> dict[str, tuple[str, str, str]]:
+            rows = self.peek(
+                "SELECT table_name, CAST(logical_date AS VARCHAR), run_id, CAST(published_at AS VARCHAR) "
+                f"FROM {layout.PUBLISHED_VERSIONS} QUALIFY row_number() OVER "
+                "(PARTITION BY table_name ORDER BY published_at DESC) = 1"
+            )
+            return {str(r[0]): (str(r[1]), str(r[2]), str(r[3])) for r in rows or []}
+
+        return self.cached("published", load)
+
+    def recorded_grants(self, tables: list[str]) -> dict[str, list[tuple[str, str, bool, str]]]:
+        """``{table: [(group, privileges, enforced, recorded at)]}`` as the last publish recorded them."""
+        if not tables:
+            return {}
+        names = ", ".join("'" + t.replace("'", "''") + "'" for t in tables)
+        rows = self.peek(
+            f"SELECT table_name, principal, privileges, enforced, CAST(recorded_at AS VARCHAR) "
+            f"FROM {layout.TABLE_GRANTS} WHERE table_name IN ({names}) ORDER BY table_name, principal"
+        )
+        out: dict[str, list[tuple[str, str, bool, str]]] = {}
+        for table, group, privs, enforced, at in rows or []:
+            out.setdefault(str(table), []).append((str(group), str(privs), bool(enforced), str(at)))
+        return out
+
+    def row_counts(self, tables: list[str]) -> dict[str, int]:
+        """Rows of each existing table (one query for the existing tables, one for the counts)."""
+        if not tables:
+            return {}
+        existing = self.peek("SELECT table_schema || '.' || table_name FROM information_schema.tables") or []
+        present = [t for t in tables if (t,) in set(existing)]
+        if not present:
+            return {}
+        union = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in present)  # names are spec-validated
+        return {str(r[0]): int(r[1]) for r in self.peek(union) or []}
