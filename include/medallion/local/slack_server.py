@@ -2,59 +2,40 @@
 
 Real ``slack_sdk`` clients (and Airflow's Slack hooks) can point at this server on a developer
 laptop, so alerts can be exercised end to end without a workspace. Every accepted message is
-appended to ``<store_dir>/messages.jsonl`` where a person or a test can read it back.
+appended to ``<store_dir>/messages.jsonl`` where a person or a test can read it back
+(``read_messages``).
 
 Endpoints:
 
 * ``POST /api/chat.postMessage``, ``/api/auth.test``, ``/api/conversations.list`` (GET or POST)
 * ``POST /services/<T>/<B>/<X>`` incoming webhooks (answer plain ``ok``)
 * ``POST /_admin/faults`` fault injection, ``GET /_admin/messages`` read what was received
+
+This module holds the Web API methods, fault injection and the server's lifecycle; Slack's message
+rules are in ``slack_blocks``, the HTTP routing in ``slack_http``, the message file in ``slack_store``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
-import json
-import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Self
-from urllib.parse import parse_qsl, urlsplit
 
-from medallion.local.service import LocalService, reply, serve_in_background, shut_down
+from medallion.local.service import LocalService, serve_in_background, shut_down
+from medallion.local.slack_blocks import SlackError, channel_id, parse_blocks, validate_message
+from medallion.local.slack_http import SlackHttpServer
+from medallion.local.slack_store import append_message, clear_messages, read_messages
 
-log = logging.getLogger(__name__)
-
-MESSAGES_FILE = "messages.jsonl"
-
-# Block Kit and chat.postMessage limits documented by Slack.
-MAX_BLOCKS = 50
-MAX_HEADER_TEXT = 150
-MAX_SECTION_TEXT = 3000
-MAX_SECTION_FIELDS = 10
-MAX_FIELD_TEXT = 2000
-MAX_MESSAGE_TEXT = 40000
+__all__ = ["BOT_ID", "TEAM_ID", "USER_ID", "SlackServer", "clear_messages", "read_messages"]
 
 TEAM_ID = "T0LOCAL"
 USER_ID = "U0LOCAL"
 BOT_ID = "B0LOCAL"
-
-
-class SlackError(Exception):
-    """A Slack-style error answer: ``error`` code plus the HTTP status Slack would use."""
-
-    def __init__(self, error: str, status: int = HTTPStatus.OK, details: list[str] | None = None) -> None:
-        super().__init__(error)
-        self.error = error
-        self.status = status
-        self.details = details or []
 
 
 @dataclass
@@ -64,115 +45,6 @@ class Faults:
     rate_limit: int = 0
     retry_after: int = 1
     server_error: int = 0
-
-
-# --------------------------------------------------------------------------- storage
-
-
-def _messages_path(store_dir: Path) -> Path:
-    return Path(store_dir) / MESSAGES_FILE
-
-
-def read_messages(store_dir: Path) -> list[dict[str, Any]]:
-    """Return every stored message, oldest first (empty when nothing was received yet)."""
-    path = _messages_path(store_dir)
-    if not path.exists():
-        return []
-    with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
-
-
-def clear_messages(store_dir: Path) -> None:
-    """Forget every stored message so a test or demo starts from a clean slate."""
-    _messages_path(store_dir).unlink(missing_ok=True)
-
-
-def _redact(token: str | None) -> str | None:
-    """Keep only the last 4 characters: enough to tell tokens apart, useless to an attacker."""
-    if not token:
-        return None
-    return "..." + token[-4:]
-
-
-def _utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def _text_of(obj: Any) -> str:
-    """Text of a Block Kit text object (``{"type": "plain_text", "text": ...}``)."""
-    if isinstance(obj, Mapping):
-        value = obj.get("text", "")
-        return value if isinstance(value, str) else ""
-    return ""
-
-
-def _block_errors(index: int, block: Any) -> list[str]:
-    """Errors for one block, phrased like Slack's ``[json-pointer:/blocks/N/...]`` messages."""
-    pointer = f"/blocks/{index}"
-    if not isinstance(block, Mapping) or not isinstance(block.get("type"), str):
-        return [f"invalid block [json-pointer:{pointer}]"]
-    kind = block["type"]
-    text = _text_of(block.get("text"))
-    errors: list[str] = []
-    if kind == "header" and len(text) > MAX_HEADER_TEXT:
-        errors.append(f"must be less than {MAX_HEADER_TEXT + 1} characters [json-pointer:{pointer}/text]")
-    if kind == "section":
-        if len(text) > MAX_SECTION_TEXT:
-            errors.append(f"must be less than {MAX_SECTION_TEXT + 1} characters [json-pointer:{pointer}/text]")
-        fields = block.get("fields") or []
-        if len(fields) > MAX_SECTION_FIELDS:
-            errors.append(f"must be less than {MAX_SECTION_FIELDS + 1} items [json-pointer:{pointer}/fields]")
-        errors.extend(
-            f"must be less than {MAX_FIELD_TEXT + 1} characters [json-pointer:{pointer}/fields/{i}]"
-            for i, field in enumerate(fields)
-            if len(_text_of(field)) > MAX_FIELD_TEXT
-        )
-    return errors
-
-
-def _parse_blocks(raw: Any) -> list[Any] | None:
-    """Blocks arrive as a list in JSON bodies but as a JSON string in form bodies."""
-    if raw is None or raw == "":
-        return None
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError as err:
-            raise SlackError("invalid_blocks_format") from err
-    if not isinstance(raw, list):
-        raise SlackError("invalid_blocks_format")
-    return raw
-
-
-def validate_message(text: Any, blocks: list[Any] | None, attachments: Any = None) -> None:
-    """Raise the SlackError that real Slack would answer for this message content."""
-    if not text and not blocks and not attachments:
-        raise SlackError("no_text")
-    if text is not None and not isinstance(text, str):
-        raise SlackError("invalid_arguments")
-    if text and len(text) > MAX_MESSAGE_TEXT:
-        raise SlackError("msg_too_long")
-    if blocks is None:
-        return
-    errors = [f"must be less than {MAX_BLOCKS + 1} items [json-pointer:/blocks]"] if len(blocks) > MAX_BLOCKS else []
-    for index, block in enumerate(blocks):
-        errors.extend(_block_errors(index, block))
-    if errors:
-        raise SlackError("invalid_blocks", details=errors)
-
-
-def channel_id(channel: str) -> str:
-    """Slack answers with channel IDs; derive a stable fake one from a ``#name``."""
-    name = channel.lstrip("#")
-    if name[:1] in {"C", "G", "D"} and name.isalnum() and name.isupper():
-        return name
-    return "C" + hashlib.sha1(name.encode()).hexdigest()[:10].upper()
-
-
-# --------------------------------------------------------------------------- server
 
 
 class SlackServer(LocalService):
@@ -197,7 +69,7 @@ class SlackServer(LocalService):
         self._lock = threading.Lock()
         self._ts_seq = 0
         self._channels: dict[str, str] = {}
-        self._httpd: _HttpServer | None = None
+        self._httpd: SlackHttpServer | None = None
         self._thread: threading.Thread | None = None
 
     # ---- lifecycle
@@ -207,7 +79,7 @@ class SlackServer(LocalService):
         if self._httpd is not None:
             raise RuntimeError("SlackServer already started")
         self.store_dir.mkdir(parents=True, exist_ok=True)
-        self._httpd = _HttpServer((self.host, self._requested_port), _Handler, self)
+        self._httpd = SlackHttpServer((self.host, self._requested_port), self)
         self._thread = serve_in_background(self._httpd, "slack-local")
         return self
 
@@ -292,7 +164,7 @@ class SlackServer(LocalService):
         channel = params.get("channel")
         if not channel or str(channel).lstrip("#") in self.unknown_channels:
             raise SlackError("channel_not_found")
-        text, blocks = params.get("text"), _parse_blocks(params.get("blocks"))
+        text, blocks = params.get("text"), parse_blocks(params.get("blocks"))
         attachments = params.get("attachments")
         validate_message(text, blocks, attachments)
         cid = self._remember_channel(str(channel))
@@ -339,7 +211,7 @@ class SlackServer(LocalService):
         """Incoming webhook: store the payload or raise the error Slack would answer (HTTP 4xx)."""
         if len(path_parts) != 3 or not all(path_parts):
             raise SlackError("no_service", HTTPStatus.NOT_FOUND)
-        blocks = _parse_blocks(body.get("blocks"))
+        blocks = parse_blocks(body.get("blocks"))
         try:
             validate_message(body.get("text"), blocks, body.get("attachments"))
         except SlackError as err:
@@ -375,10 +247,8 @@ class SlackServer(LocalService):
         return cid
 
     def _store(self, *, token: str | None, **fields: Any) -> None:
-        record = {"received_at": _utc_now(), **fields, "token": _redact(token)}
-        line = json.dumps(record, ensure_ascii=False) + "\n"
-        with self._lock, _messages_path(self.store_dir).open("a", encoding="utf-8") as fh:
-            fh.write(line)
+        with self._lock:
+            append_message(self.store_dir, token=token, **fields)
 
 
 def _require_loopback(host: str) -> None:
@@ -391,131 +261,3 @@ def _require_loopback(host: str) -> None:
         loopback = False
     if not loopback:
         raise ValueError(f"SlackServer only binds loopback addresses, got {host!r}")
-
-
-# --------------------------------------------------------------------------- HTTP plumbing
-
-
-class _HttpServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], app: SlackServer):
-        super().__init__(address, handler)
-        self.app = app
-
-
-def _parse_body(content_type: str, raw: bytes) -> dict[str, Any]:
-    """Decode a JSON or form-encoded body (slack-sdk uses JSON for chat.postMessage, forms elsewhere)."""
-    if not raw:
-        return {}
-    if "json" in content_type:
-        try:
-            body = json.loads(raw)
-        except json.JSONDecodeError as err:
-            raise SlackError("invalid_json") from err
-        if not isinstance(body, dict):
-            raise SlackError("invalid_json")
-        return body
-    return dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
-
-
-def _bearer(header: str | None) -> str | None:
-    if header and header.lower().startswith("bearer "):
-        return header[7:].strip() or None
-    return None
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _HttpServer
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Keep test and demo output clean; access logs go to debug logging only."""
-        log.debug("slack-local: " + format, *args)
-
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    def do_POST(self) -> None:
-        self._dispatch()
-
-    def _dispatch(self) -> None:
-        url = urlsplit(self.path)
-        raw = self._read_body()
-        parts = [p for p in url.path.split("/") if p]
-        try:
-            if parts[:1] == ["_admin"]:
-                self._admin(parts[1:], raw)
-                return
-            if (fault := self.server.app.take_fault()) is not None:
-                self._send_fault(*fault)
-                return
-            if parts[:1] == ["api"] and len(parts) == 2:
-                params = {**dict(parse_qsl(url.query)), **_parse_body(self._content_type(), raw)}
-                self._send_json(self._api(parts[1], params))
-            elif parts[:1] == ["services"] and self.command == "POST":
-                body = _parse_body("json", raw) if raw.lstrip().startswith(b"{") else self._form_payload(raw)
-                self.server.app.receive_webhook(parts[1:], body)
-                self._send_text(HTTPStatus.OK, "ok")
-            else:
-                self._send_text(HTTPStatus.NOT_FOUND, "not_found")
-        except SlackError as err:
-            self._send_error(parts, err)
-
-    def _api(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        app = self.server.app
-        token = _bearer(self.headers.get("Authorization")) or params.pop("token", None)
-        if method == "chat.postMessage":
-            return app.post_message(params, token)
-        if method == "auth.test":
-            return app.auth_test(token)
-        if method == "conversations.list":
-            return app.conversations_list(token)
-        raise SlackError("unknown_method")
-
-    def _admin(self, parts: list[str], raw: bytes) -> None:
-        if parts == ["faults"] and self.command == "POST":
-            self._send_json(self.server.app.apply_fault_request(_parse_body("json", raw)))
-        elif parts == ["messages"] and self.command == "GET":
-            self._send_json({"ok": True, "messages": read_messages(self.server.app.store_dir)})
-        else:
-            self._send_text(HTTPStatus.NOT_FOUND, "not_found")
-
-    @staticmethod
-    def _form_payload(raw: bytes) -> dict[str, Any]:
-        """Legacy webhook form: ``payload=<json>``."""
-        payload = dict(parse_qsl(raw.decode("utf-8"))).get("payload", "")
-        return _parse_body("json", payload.encode()) if payload else {}
-
-    def _content_type(self) -> str:
-        return (self.headers.get("Content-Type") or "").lower()
-
-    def _read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
-
-    def _send_error(self, parts: list[str], err: SlackError) -> None:
-        """Web API errors are HTTP 200 + ok:false; webhook errors are a plain-text status line."""
-        if parts[:1] == ["services"]:
-            self._send_text(err.status, err.error)
-            return
-        body: dict[str, Any] = {"ok": False, "error": err.error}
-        if err.details:
-            body["errors"] = err.details
-            body["response_metadata"] = {"messages": [f"[ERROR] {d}" for d in err.details]}
-        self._send_json(body, err.status)
-
-    def _send_fault(self, status: int, headers: dict[str, str]) -> None:
-        error = "ratelimited" if status == HTTPStatus.TOO_MANY_REQUESTS else "internal_error"
-        self._send_json({"ok": False, "error": error}, status, headers)
-
-    def _send_json(
-        self, body: Mapping[str, Any], status: int = HTTPStatus.OK, headers: Mapping[str, str] | None = None
-    ) -> None:
-        self._send(status, json.dumps(body).encode(), "application/json; charset=utf-8", headers or {})
-
-    def _send_text(self, status: int, text: str) -> None:
-        self._send(status, text.encode(), "text/plain; charset=utf-8", {})
-
-    def _send(self, status: int, payload: bytes, content_type: str, headers: Mapping[str, str]) -> None:
-        reply(self, status, payload, content_type, dict(headers))
