@@ -137,10 +137,10 @@ def test_two_dates_at_once_each_published_version_matches_its_run(scheduler: tup
     for table, ds, run_id, staging in versions:
         assert run_id == runs[ds]  # the run that audited this version published it
         assert staging == f"staging_{DAG_ID}_{ds.replace('-', '')}.{table.split('.', 1)[1]}"
-        gate = api(
-            port, f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/gold_gate/xcomEntries/return_value", token
+        published = api(
+            port, f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/gold_publish/xcomEntries/return_value", token
         )["value"]
-        assert table in str(gate) and ds in str(gate)
+        assert table in str(published) and ds in str(published)
     # the later date is what readers see now, and no run left its staging schema behind
     current = lake_rows(
         "SELECT table_name, CAST(logical_date AS VARCHAR) FROM ops.published_versions "

@@ -87,10 +87,10 @@ def test_an_older_date_after_newer_ones_loses_no_newer_data(runtime, tmp_path: P
         )
     )
     if semantics == "snapshot":  # the older run audited its data but kept it in staging
-        assert older.xcoms["silver_gate"]["published"] == [] and older.xcoms["gold_gate"]["published"] == []
+        assert older.xcoms["silver_publish"]["published"] == [] and older.xcoms["gold_publish"]["published"] == []
         assert set(current.values()) == {"2026-11-21"}
         [(staged,)] = lake("SELECT count(*) FROM staging.sales_orders__orders")
         assert staged < orders_21
     else:  # merged by key and version: the older versions changed nothing, and the run published
-        assert older.xcoms["silver_gate"]["published"] == ["silver.customers", "silver.orders"]
+        assert older.xcoms["silver_publish"]["published"] == ["silver.customers", "silver.orders"]
         assert current["silver.orders"] == "2026-11-19"

@@ -68,6 +68,7 @@ def test_clean_run_succeeds_through_every_layer(clean_run) -> None:
     assert clean_run.succeeded, clean_run.tasks
     for task in (
         "bronze.extract_orders",
+        "bronze.verify",
         "silver.launch",
         "silver.orders",
         "gold.daily_revenue.run",
@@ -75,6 +76,8 @@ def test_clean_run_succeeds_through_every_layer(clean_run) -> None:
         "bronze_gate",
         "silver_gate",
         "gold_gate",
+        "silver_publish",
+        "gold_publish",
     ):
         assert clean_run.tasks[task] == "success", task
 
@@ -122,7 +125,7 @@ def test_gate_reports_are_published(runtime, clean_run) -> None:
 def test_failing_silver_gate_blocks_gold_and_alerts(runtime, bad_run) -> None:
     state, _ = runtime
     assert bad_run.state == "failed"
-    assert bad_run.tasks["silver_gate"] == "failed"
+    assert bad_run.tasks["silver_gate"] == "failed" and bad_run.tasks["silver_publish"] == "upstream_failed"
     assert all(s != "success" for t, s in bad_run.tasks.items() if t.startswith("gold")), bad_run.tasks
     slack = [m for m in read_messages(Path(state["state_dir"]) / "slack") if "silver_gate" in m["text"]]
     assert slack, "no Slack alert for the silver gate"
@@ -171,7 +174,7 @@ def test_rejected_silver_data_is_never_published(runtime, clean_run, bad_run) ->
     finally:
         con.close()
     assert public[1] == 0 and staged == 25
-    assert clean_run.xcoms["silver_gate"]["published"] == ["silver.customers", "silver.orders"]
+    assert clean_run.xcoms["silver_publish"]["published"] == ["silver.customers", "silver.orders"]
 
 
 def test_notebook_exception_alerts_with_the_error_and_the_run_page(runtime, clean_run, bad_run) -> None:

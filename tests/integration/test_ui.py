@@ -170,6 +170,7 @@ def test_operator_sees_layers_docs_and_asset_graph_in_the_browser(ui: RunningUI,
     wait.until(lambda d: "gold_gate" in node_labels(d))
     layers = ["bronze", "bronze_gate", "silver", "silver_gate", "gold", "gold_gate"]
     assert [label for label in node_labels(browser) if label in layers] == layers
+    assert {"silver_publish", "gold_publish"} <= set(node_labels(browser))  # the steps after the gates
     assert sum("Task Group" in n.text for n in browser.find_elements(By.CSS_SELECTOR, ".react-flow__node")) == 3
     screenshot(browser, "sales_orders_graph")
 

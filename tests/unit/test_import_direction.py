@@ -23,11 +23,6 @@ ENTRY_POINTS = {"cli.py"}  # the command line starts everything, local runtime i
 
 #: Known back-edges still to remove: (importing file or package, imported module) → why it is still here.
 ALLOWED: dict[tuple[str, str], str] = {
-    # wap.py is shared by the silver/gold gates and the DAG builder; its gold/quality uses are lazy
-    ("wap.py", "medallion.gold.selection"): "gold models of a spec (select_gold), used when the DAG is built",
-    ("wap.py", "medallion.quality.publish"): "Publication / RunStamp records handed to publish",
-    # the gate reads bronze manifests for integrity and drift (issue #14: drift moves to bronze)
-    ("quality/operator.py", "medallion.bronze.landing"): "read_manifest for integrity / drift",
 }
 
 

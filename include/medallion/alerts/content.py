@@ -266,14 +266,10 @@ def wap_details(
 
     if layer not in ("silver", "gold"):
         return []
+    tables = wap.published_tables(spec, layer, context)
     try:
-        tables = (
-            [t for nb in spec.silver.notebooks for t in nb.outputs]
-            if layer == "silver" and spec.silver
-            else wap.gold_tables(spec)
-        )
         published = published_versions(tables) if published_versions else []
     except Exception:  # the alert goes out without the versions
         log.warning("could not read the published versions for the alert", exc_info=True)
         published = []
-    return wap.rejected_note(spec, layer, str(context.get("ds")), published)
+    return wap.rejected_note(spec, layer, str(context.get("ds")), published, tables)

@@ -1,4 +1,8 @@
-"""Assemble one pipeline's DAG: bronze → gate → silver → gate → gold → gate.
+"""Assemble one pipeline's DAG: bronze → verify → gate → silver → quarantine → gate → publish → gold → gate →
+publish.
+
+The gates only judge; the steps around them (``bronze.verify``, ``silver_quarantine``, ``<layer>_publish``)
+hand each other plain values through XCom, and only this module knows which task feeds which.
 
 Only cheap imports happen here (operators, cosmos); GE, dbt execution, boto3 calls and
 connections are touched inside tasks, never while the DAG file is parsed.
@@ -12,15 +16,21 @@ from typing import Any
 
 from airflow.sdk import DAG, Asset, TaskGroup
 
-from medallion import layout
+from medallion import layout, wap
 from medallion.alerts.deadline import deadline_alert
 from medallion.alerts.notifier import KeptAlertsSender, notify_gate_warning, notify_publish_kept_back
 from medallion.bronze.sources import source_kind
+from medallion.bronze.verify import TASK_ID as VERIFY_TASK_ID
+from medallion.bronze.verify import BronzeVerifyOperator
 from medallion.errors import Problem
 from medallion.factory.alerting import dbt_warning_notifier, failure_notifier
 from medallion.factory.docs import render_dag_doc
 from medallion.quality.contract import layer_checks, layer_contracts
 from medallion.quality.operator import QualityGateOperator
+from medallion.quality.publish_step import PublishOperator
+from medallion.quality.quarantine import quarantined_checks
+from medallion.quality.quarantine_step import TASK_ID as QUARANTINE_TASK_ID
+from medallion.quality.quarantine_step import QuarantineOperator
 from medallion.spec.models import PipelineSpec
 
 
@@ -78,9 +88,9 @@ def build_dag(
     ``selection`` is the spec's gold selection as the project checks resolved it (resolved once here if not
     given), shared by the docs, the dbt vars and the gold gate.
     """
-    from medallion.wap import gold_selection
+    from medallion.gold.selection import spec_selection
 
-    selection = selection or gold_selection(spec)
+    selection = selection or spec_selection(spec)
     args = default_args(spec)
     pool = spec.defaults.lakehouse_pool
     dag = DAG(
@@ -104,10 +114,16 @@ def build_dag(
     with dag:
         upstream: Any = None
         if spec.bronze:
-            with TaskGroup("bronze", tooltip="land source extracts in S3") as bronze:
-                for src in spec.bronze.sources:
-                    land_operator(spec, src)
-            upstream = bronze >> _gate(spec, "bronze", None)
+            with TaskGroup("bronze", tooltip="land source extracts in S3, then verify them") as bronze:
+                extracts = [land_operator(spec, src) for src in spec.bronze.sources]
+                verify = BronzeVerifyOperator(
+                    task_id=VERIFY_TASK_ID,
+                    spec=spec,
+                    doc_md="Checks every committed bronze file against its manifest; lists what the gate reads.",
+                )
+                extracts >> verify
+            asset = layer_asset(spec.id, "bronze")  # no publish step in bronze: the gate's pass publishes the asset
+            upstream = bronze >> _gate(spec, "bronze", None, inputs_from=verify.task_id, outlets=[asset])
         if spec.silver:
             from medallion.silver.preflight import build_silver_preflight
             from medallion.silver.workflow import build_silver_group
@@ -115,14 +131,29 @@ def build_dag(
             silver = build_silver_group(spec, pool=pool)
             build_silver_preflight(spec) >> silver  # notebook lint, in parallel with bronze
             outputs = [t for nb in spec.silver.notebooks for t in nb.outputs]
-            upstream = _chain(upstream, silver) >> _gate(spec, "silver", pool, publishes=outputs)
+            upstream = _chain(upstream, silver)
+            rules = quarantined_checks(layer_checks(spec, "silver"))
+            quarantine = None
+            if rules:  # rows breaking quarantine rules are set aside before the gate judges the rest
+                quarantine = QuarantineOperator(
+                    task_id=QUARANTINE_TASK_ID,
+                    spec=spec,
+                    checks=rules,
+                    pool=pool or "default_pool",
+                    doc_md="Sets aside the staged rows that break quarantine rules; the gate judges the rest.",
+                )
+                upstream = upstream >> quarantine
+            kept = quarantine.task_id if quarantine else None
+            gate = _gate(spec, "silver", pool, inputs_from=kept)
+            upstream = upstream >> gate >> _publish(spec, "silver", pool, outputs, keep_from=kept)
         if spec.gold:
             from medallion.gold.dbt import build_gold_group, build_gold_preflight
 
             preflight = _chain(upstream, build_gold_preflight(spec, pool=pool, selection=selection))  # unit tests
             gold = build_gold_group(spec, pool=pool, on_warning=dbt_warning_notifier(spec), selection=selection)
-            # models build in the run's staging schema; the gate audits them there and publishes gold
-            _chain(preflight, gold) >> _gate(spec, "gold", pool, publishes=selection.tables)
+            # models build in the run's staging schema; the gate audits them there, the publish step publishes gold
+            gate = _gate(spec, "gold", pool, staged=selection.tables)
+            _chain(preflight, gold) >> gate >> _publish(spec, "gold", pool, selection.tables)
     return dag
 
 
@@ -165,17 +196,42 @@ def _chain(upstream: Any, group: Any) -> Any:
     return group
 
 
-def _gate(spec: PipelineSpec, layer: str, pool: str | None, publishes: list[str] | None = None) -> QualityGateOperator:
+def _gate(
+    spec: PipelineSpec,
+    layer: str,
+    pool: str | None,
+    *,
+    staged: list[str] | None = None,
+    inputs_from: str | None = None,
+    outlets: list[Asset] | None = None,
+) -> QualityGateOperator:
     return QualityGateOperator(
         task_id=f"{layer}_gate",
         spec=spec,
         layer=layer,
         checks=layer_checks(spec, layer),
         contracts=layer_contracts(spec, layer),
-        publishes=publishes,
+        staged=staged,
+        inputs_from=inputs_from,
         on_warning=notify_gate_warning,
-        on_kept_back=notify_publish_kept_back,
-        outlets=[layer_asset(spec.id, layer), *(table_asset(spec, t) for t in publishes or [])],
+        outlets=outlets or [],
         pool=pool or "default_pool",
-        doc_md=f"Great Expectations gate for the {layer} layer; publishes the `{spec.id}.{layer}` asset.",
+        doc_md=f"Great Expectations gate for the {layer} layer: validates, reports, passes or fails; changes nothing.",
+    )
+
+
+def _publish(
+    spec: PipelineSpec, layer: str, pool: str | None, tables: list[str], keep_from: str | None = None
+) -> PublishOperator:
+    """The step after a passing gate; it publishes the layer's asset and one asset per table it publishes."""
+    return PublishOperator(
+        task_id=wap.publish_task_id(layer),
+        spec=spec,
+        layer=layer,
+        tables=tables,
+        keep_from=keep_from,
+        on_kept_back=notify_publish_kept_back,
+        outlets=[layer_asset(spec.id, layer), *(table_asset(spec, t) for t in tables)],
+        pool=pool or "default_pool",
+        doc_md=f"Publishes the audited {layer} tables (write → audit → publish) and the `{spec.id}.{layer}` asset.",
     )

@@ -10,7 +10,7 @@ from medallion.alerts.runbook import runbook_link
 from medallion.bronze.sources import source_kind
 from medallion.errors import Problem
 from medallion.spec.models import PipelineSpec
-from medallion.wap import doc_lines, gold_selection
+from medallion.wap import doc_lines
 
 
 def render_dag_doc(
@@ -51,7 +51,10 @@ def render_dag_doc(
         lines += ["", "## Gold (dbt)", "", f"- select: `{' '.join(spec.gold.select)}`"]
         if spec.gold.exclude:
             lines.append(f"- exclude: `{' '.join(spec.gold.exclude)}`")
-        selection = selection or gold_selection(spec)
+        if selection is None:
+            from medallion.gold.selection import spec_selection
+
+            selection = spec_selection(spec)
         lines += _gold_models(selection, table_owners or {})
     lines += _owned_tables(spec, selection)
     lines += doc_lines(spec)

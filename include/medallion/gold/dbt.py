@@ -30,13 +30,15 @@ def dbt_vars(spec: PipelineSpec, selection: Any = None) -> dict[str, Any]:
     ``medallion_models`` (cosmos's selection) are built in the run's ``medallion_staging_schema``;
     refs to any other model resolve to published gold (``macros/generate_schema_name.sql``).
     """
-    from medallion import layout, wap
+    from medallion import layout
+    from medallion.gold.selection import spec_selection
 
+    selection = selection or spec_selection(spec)
     return {
         "ds": "{{ ds }}",
         "pipeline": spec.id,
         "medallion_staging_schema": layout.gold_staging_schema(spec, "{{ ds_nodash }}"),
-        "medallion_models": [m.name for m in (selection.models if selection else wap.gold_models(spec))],
+        "medallion_models": [m.name for m in (selection.models if selection else ())],
     }
 
 

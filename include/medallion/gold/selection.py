@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from medallion import paths
 from medallion.errors import MedallionError
 from medallion.gold.dbt import manifest_path
 
@@ -64,6 +65,17 @@ class ManifestMissing(MedallionError, FileNotFoundError):
 
 class ManifestUnreadable(MedallionError):
     """The dbt manifest exists but cosmos cannot load it (truncated, another dbt version…)."""
+
+
+def spec_selection(spec: Any) -> GoldSelection | None:
+    """The selection of a spec's ``gold`` section (``select``/``exclude``); None without gold.
+
+    The DAG builder resolves it once per DAG (or takes the loader's, from the project checks) and hands
+    it on as a plain value: to the docs, the dbt vars, the gold gate and the gold publish step.
+    """
+    if spec.gold is None:
+        return None
+    return select_gold(paths.resolve(spec.gold.project_dir), spec.gold.select, spec.gold.exclude)
 
 
 def select_gold(project_dir: Path, select: Sequence[str], exclude: Sequence[str] = ()) -> GoldSelection:

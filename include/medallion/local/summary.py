@@ -166,9 +166,9 @@ def written_by_run(table: str, result: Any, published: dict[str, str] | None) ->
     if published is not None and table in published:
         return published[table] == result.run_id
     if table.startswith("silver."):
-        return result.tasks.get("silver_gate") == "success"  # the silver gate publishes staging → silver
+        return result.tasks.get("silver_publish") == "success"  # publishes staging → silver after the gate
     model = table.split(".", 1)[1]
-    return any(result.tasks.get(t) == "success" for t in (f"gold.{model}.run", f"gold.{model}_run", "gold_gate"))
+    return any(result.tasks.get(t) == "success" for t in (f"gold.{model}.run", f"gold.{model}_run", "gold_publish"))
 
 
 def gate_report(result: Any, layer: str, spec: Any) -> dict[str, Any] | None:

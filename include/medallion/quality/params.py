@@ -1,10 +1,12 @@
-"""Run parameters in expectation values, rendered by the gate task (never at DAG parse time)."""
+"""Run parameters in expectation values, rendered by the task that runs the suite (the gate, the
+quarantine step), never at DAG parse time."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from medallion.errors import step_errors
 from medallion.spec.models import Expectation, TableCheck
 from medallion.spec.templates import is_template
 
@@ -17,6 +19,16 @@ def render_check(check: TableCheck, render: Callable[[str], Any]) -> TableCheck:
     if all(new is old for new, old in zip(expectations, check.expectations, strict=True)):
         return check
     return check.model_copy(update={"expectations": expectations})
+
+
+def render_for_run(check: TableCheck, layer: str, render: Callable[[str], Any]) -> TableCheck:
+    """``render_check`` in a task: a failure names the layer's table and says where to fix it."""
+    with step_errors(
+        "render",
+        f"{layer} {check.table}",
+        "a run parameter ({{ … }}) in this suite could not be rendered; fix the expression in the spec",
+    ):
+        return render_check(check, render)
 
 
 def _render(exp: Expectation, render: Callable[[str], Any]) -> Expectation:

@@ -1,10 +1,11 @@
 """Quarantine: set aside the rows that break ``quarantine: true`` rules, in SQL on the engine.
 
-Before the silver audit, the failing rows of a staging table are copied to
-``quarantine.<pipeline>__<table>`` with the names of the rules they broke, the run id and the
-logical date (that date's earlier quarantine rows are replaced, so re-runs never duplicate).
-The staging table is left untouched: the audit validates, and publish copies, only the rows
-that pass every quarantine rule (``keep`` predicate), so a retried gate sees the same input.
+The ``silver_quarantine`` step (``quality.quarantine_step``), before the silver gate, copies the
+failing rows of a staging table to ``quarantine.<pipeline>__<table>`` with the names of the rules
+they broke, the run id and the logical date (that date's earlier quarantine rows are replaced, so
+re-runs never duplicate). The staging table is left untouched: the gate validates, and the publish
+step copies, only the rows that pass every quarantine rule (the ``keep`` predicate the step hands
+on), so a retried gate sees the same input.
 The SQL is plain enough for DuckDB and Databricks SQL; only literals, identifiers and the regex
 function differ, and each lakehouse engine (``medallion.engines``) writes those.
 """
@@ -66,6 +67,11 @@ class QuarantinePlan:
 
 def quarantine_rules(check: TableCheck) -> list[Expectation]:
     return [e for e in check.expectations if e.quarantine]
+
+
+def quarantined_checks(checks: list[TableCheck]) -> list[TableCheck]:
+    """The suites with at least one quarantine rule (the DAG has a quarantine step only for those)."""
+    return [c for c in checks if quarantine_rules(c)]
 
 
 def rule_name(exp: Expectation) -> str:
@@ -130,6 +136,12 @@ class QuarantineResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"table": self.table, "quarantined": self.quarantined, "kept": self.kept, "rules": self.rules}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> QuarantineResult:
+        """The counts the quarantine step handed the gate (its ``to_dict``, through XCom)."""
+        quarantined = int(data["quarantined"])
+        return cls(data["table"], int(data["kept"]) + quarantined, quarantined, dict(data["rules"]))
 
     def annotate(self, table: dict[str, Any], check: TableCheck) -> dict[str, Any]:
         """A table's gate result with these counts, overall and on each quarantine rule's outcome."""

@@ -169,7 +169,7 @@ def test_preflight_tasks_sit_before_silver_and_gold() -> None:
     dag = load_dags(ROOT / "dag_configs")["sales_orders"]
     lint, unit = dag.task_dict["silver_preflight"], dag.task_dict["gold_preflight"]
     assert lint.upstream_task_ids == set() and lint.downstream_task_ids == {"silver.launch"}
-    assert unit.upstream_task_ids == {"silver_gate"}
+    assert unit.upstream_task_ids == {"silver_publish"}  # gold reads published silver
     assert unit.downstream_task_ids == {"gold.daily_revenue.run", "gold.customer_lifetime_value.run"}
     assert unit.select == ["test_type:unit,path:models/sales"] and unit.retries == dag.default_args["retries"]
     model_test = dag.task_dict["gold.daily_revenue.test"]

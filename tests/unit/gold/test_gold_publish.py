@@ -248,7 +248,7 @@ def test_dbt_duckdb_retries_its_connection_on_the_lock(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- the DAG's wiring
 
 
-def test_gold_builds_in_the_runs_staging_schema_and_the_gate_publishes_it() -> None:
+def test_gold_builds_in_the_runs_staging_schema_the_gate_audits_it_and_the_publish_step_publishes_it() -> None:
     from medallion.factory.loader import load_dags
 
     dags = load_dags(ROOT / "dag_configs")
@@ -257,12 +257,17 @@ def test_gold_builds_in_the_runs_staging_schema_and_the_gate_publishes_it() -> N
     assert dbt_vars["medallion_staging_schema"] == "staging_sales_orders_{{ ds_nodash }}"
     assert sorted(dbt_vars["medallion_models"]) == ["customer_lifetime_value", "daily_revenue"]
     assert dag.task_dict["gold_preflight"].vars == dbt_vars  # unit tests see the same routing
-    assert dag.task_dict["gold_gate"].publishes == ["gold.customer_lifetime_value", "gold.daily_revenue"]
-    assert dag.task_dict["silver_gate"].publishes == ["silver.customers", "silver.orders"]
+    gold = ["gold.customer_lifetime_value", "gold.daily_revenue"]
+    assert dag.task_dict["gold_gate"].staged == gold and dag.task_dict["gold_publish"].tables == gold
+    assert dag.task_dict["gold_publish"].upstream_task_ids == {"gold_gate"}
+    assert dag.task_dict["silver_publish"].tables == ["silver.customers", "silver.orders"]
+    assert dag.task_dict["silver_publish"].upstream_task_ids == {"silver_gate"}
+    assert not dag.task_dict["gold_gate"].outlets and not dag.task_dict["silver_gate"].outlets  # publishing does
     assert dag.max_active_runs == 1 and dag.params["backfill"] is False
     marketing = dags["marketing_customer_segments"]
     assert marketing.task_dict["gold.customer_segments.run"].vars["medallion_models"] == ["customer_segments"]
-    assert marketing.task_dict["gold_gate"].publishes == ["gold.customer_segments"]
+    assert marketing.task_dict["gold_gate"].staged == ["gold.customer_segments"]
+    assert marketing.task_dict["gold_publish"].tables == ["gold.customer_segments"]
 
 
 # --------------------------------------------------------------------------- end to end (real dbt via cosmos)
@@ -332,7 +337,7 @@ def test_gold_is_published_only_after_every_test_and_the_gate_pass(wap_runtime) 
     # 1. clean data: built in staging, audited there, published in one step, version recorded, staging dropped
     good = run_pipeline("sales_gold_wap", "2026-11-20", config_dir=configs)
     assert good.succeeded, good.tasks
-    assert good.xcoms["gold_gate"]["published"] == list(sorted(GOLD))
+    assert good.xcoms["gold_publish"]["published"] == list(sorted(GOLD))
     published = {t: checksum(Path(db), t) for t in GOLD}
     assert published["gold.daily_revenue"][0] == 1
     [versions, staging] = lake_sql(
@@ -341,13 +346,14 @@ def test_gold_is_published_only_after_every_test_and_the_gate_pass(wap_runtime) 
         "SELECT count(*) FROM information_schema.schemata WHERE schema_name LIKE 'staging_sales_gold_wap_%'",
     )
     assert [(t, d) for t, d, _ in versions] == [(t, "2026-11-20") for t in sorted(GOLD)]
-    assert versions[0][2] == good.xcoms["gold_gate"]["run_id"] and staging == [(0,)]
+    assert versions[0][2] == good.xcoms["gold_publish"]["run_id"] == good.xcoms["gold_gate"]["run_id"]
+    assert staging == [(0,)]
 
     # 2. a refund booked as an order: the dbt test fails in staging, every gold table stays as it was
     lake_sql(db, SILVER_ORDERS.format(rows="(10, 1, 2), (11, 2, 1), (12, 999, -100)"))
     bad = run_pipeline("sales_gold_wap", "2026-11-21", config_dir=configs)
     assert bad.tasks["gold.daily_revenue.test"] == "failed"
-    assert bad.tasks["gold_gate"] == "upstream_failed"
+    assert bad.tasks["gold_gate"] == bad.tasks["gold_publish"] == "upstream_failed"
     assert {t: checksum(Path(db), t) for t in GOLD} == published  # row checksums before == after
     [[(rejected,)]] = lake_sql(db, "SELECT min(revenue) FROM staging_sales_gold_wap_20261121.daily_revenue")
     assert rejected < 0  # the rejected version is there to inspect
@@ -363,7 +369,7 @@ def test_gold_is_published_only_after_every_test_and_the_gate_pass(wap_runtime) 
     # 3. snapshot semantics: an older date passes its audit but does not overwrite the newer version
     lake_sql(db, SILVER_ORDERS.format(rows="(10, 1, 5)"))
     older = run_pipeline("sales_gold_wap", "2026-11-19", config_dir=configs)
-    assert older.succeeded and older.xcoms["gold_gate"]["published"] == []
+    assert older.succeeded and older.xcoms["gold_publish"]["published"] == []
     assert {t: checksum(Path(db), t) for t in GOLD} == published
     messages = read_messages(Path(state["state_dir"]) / "slack")
     kept = [m["text"] for m in messages if "Older run not published" in m["text"]]
@@ -409,7 +415,7 @@ def test_refs_inside_the_selection_read_staging_and_refs_outside_read_published_
 
 def test_kept_back_alert_names_the_published_version_the_staging_and_the_backfill() -> None:
     from medallion.quality.publish import PublishedVersion
-    from medallion.wap import kept_back_summary
+    from medallion.quality.publish_step import kept_back_summary
 
     newer = PublishedVersion("silver.orders", "2026-11-21", "scheduled__2026-11-21", "sales_orders", "…")
     summary, details = kept_back_summary(

@@ -314,7 +314,7 @@ def test_medallion_run_on_a_fresh_clone_then_a_failing_run_summary(capsys: pytes
     assert "gate    silver  failed: " in out and "expectations not met (" in out
     assert "silver.orders" in out and "(not written by this run: left by an earlier run)" in out
     assert "gate    gold    not run (upstream failed)" in out
-    assert "tasks   gold    6 not run (upstream failed)" in out
+    assert "tasks   gold    7 not run (upstream failed)" in out  # preflight, 2 models x (run, test), gate, publish
     again = sorted((Path(os.environ["MEDALLION_LOCAL_DIR"]) / "logs").glob("sales_orders-2026-11-20-run-*.log"))
     assert len(again) == len(logs) + 1  # each run its own log file
 
@@ -339,6 +339,7 @@ def test_summary_names_the_failed_task_its_alert_class_and_marks_tables_this_run
         "silver.launch": "success",
         "silver.orders": "success",
         "silver_gate": "failed",
+        "silver_publish": "upstream_failed",
         "gold_preflight": "upstream_failed",
         "gold.daily_revenue.run": "upstream_failed",
         "gold_gate": "upstream_failed",
@@ -370,8 +371,8 @@ def test_summary_names_the_failed_task_its_alert_class_and_marks_tables_this_run
         later = summary_lines(
             result, lakehouse, tables=["silver.orders"], state_dir=tmp_path, since=dt.datetime.now(dt.UTC)
         )
-    assert lines[0] == "run sales_orders 2026-11-20: failed (4 passed, 1 failed, 3 not run (upstream failed))"
-    assert "tasks   silver  2 passed, 1 failed" in lines
+    assert lines[0] == "run sales_orders 2026-11-20: failed (4 passed, 1 failed, 4 not run (upstream failed))"
+    assert "tasks   silver  2 passed, 1 failed, 1 not run (upstream failed)" in lines
     assert "tasks   gold    3 not run (upstream failed)" in lines
     assert "failed  silver_gate: alert quality_gate_failed (Data quality gate failed) sent to Slack" in lines
     assert any(
@@ -384,7 +385,7 @@ def test_summary_names_the_failed_task_its_alert_class_and_marks_tables_this_run
     assert "gate    bronze  passed: all 6 expectations met" in lines
     assert "gate    silver  failed" in lines
     assert "gate    gold    not run (upstream failed)" in lines
-    passed = {**tasks, "silver_gate": "success"}
+    passed = {**tasks, "silver_gate": "success", "silver_publish": "success"}
     ok = RunResult("sales_orders", "2026-11-20", "success", passed, xcoms, run_id="manual__2")
     assert not any("not written" in line for line in summary_lines(ok, lakehouse, tables=["silver.orders"]))
 

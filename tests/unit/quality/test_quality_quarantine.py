@@ -1,8 +1,8 @@
-"""Quarantine, freshness and run parameters through the real silver gate operator.
+"""Quarantine, freshness and run parameters through the real silver steps: quarantine → gate → publish.
 
-Real GE on the test overlay's DuckDB lakehouse, reports in S3 (moto): rows breaking quarantine
-rules are set aside per date (idempotently), the rest is audited and published; nothing is
-published when the audit fails.
+Real GE on the test overlay's DuckDB lakehouse, reports in S3 (moto): the quarantine step sets rows
+breaking quarantine rules aside per date (idempotently) and hands the gate what it kept; the gate
+only judges; the publish step publishes the kept rows. Nothing is published when the audit fails.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import pytest
 from medallion import duck
 from medallion.alerts.notifier import build_gate_warning_alert
 from medallion.quality.operator import QualityGateFailed, QualityGateOperator
+from medallion.quality.publish_step import PublishOperator
+from medallion.quality.quarantine_step import QuarantineOperator
 from medallion.spec.load import SpecLoader
 from medallion.spec.models import TableCheck
 
@@ -66,11 +68,17 @@ def write_staging(lakehouse: str, ds: str, *, duplicate: bool = False) -> None:
     con.close()
 
 
-def gate(ds: str, attempt: int = 1) -> dict:
-    op = QualityGateOperator(task_id="silver_gate", spec=SPEC, layer="silver", checks=[ORDERS])
-    ti = SimpleNamespace(dag_id=SPEC.id, task_id="silver_gate", try_number=attempt, xcom_push=lambda **_: None)
+def context(ds: str, task_id: str, attempt: int = 1, handed: dict | None = None) -> dict:
+    """A task's context; ``handed`` is what ``xcom_pull`` returns (the quarantine step's return value)."""
+    ti = SimpleNamespace(
+        dag_id=SPEC.id,
+        task_id=task_id,
+        try_number=attempt,
+        xcom_push=lambda **_: None,
+        xcom_pull=lambda **_: handed,
+    )
     start = dt.datetime.fromisoformat(ds).replace(tzinfo=dt.UTC)
-    context = {
+    return {
         "ds": ds,
         "run_id": f"scheduled__{ds}#{attempt}",
         "ti": ti,
@@ -78,7 +86,32 @@ def gate(ds: str, attempt: int = 1) -> dict:
         "data_interval_start": start,
         "data_interval_end": start + dt.timedelta(days=1),
     }
-    return op.execute(context)
+
+
+def quarantine(ds: str, attempt: int = 1) -> dict:
+    op = QuarantineOperator(task_id="silver_quarantine", spec=SPEC, checks=[ORDERS])
+    return op.execute(context(ds, "silver_quarantine", attempt))
+
+
+def judge(ds: str, handed: dict | None, attempt: int = 1) -> dict:
+    op = QualityGateOperator(
+        task_id="silver_gate", spec=SPEC, layer="silver", checks=[ORDERS], inputs_from="silver_quarantine"
+    )
+    return op.execute(context(ds, "silver_gate", attempt, handed))
+
+
+def publish(ds: str, handed: dict | None, attempt: int = 1) -> dict:
+    op = PublishOperator(
+        task_id="silver_publish", spec=SPEC, layer="silver", tables=["silver.orders"], keep_from="silver_quarantine"
+    )
+    return op.execute(context(ds, "silver_publish", attempt, handed))
+
+
+def gate(ds: str, attempt: int = 1) -> dict:
+    """The three silver tasks in DAG order (a failing gate raises: publish never runs)."""
+    handed = quarantine(ds, attempt)
+    report = judge(ds, handed, attempt)
+    return report | {"published": publish(ds, handed, attempt)["published"]}
 
 
 def rows(lakehouse: str, sql: str) -> list[tuple]:
@@ -94,7 +127,7 @@ def test_quarantine_sets_rows_aside_per_date_and_publishes_the_rest(lake) -> Non
     write_staging(lakehouse, "2026-11-05")
     report = gate("2026-11-05")
     table = report["tables"][0]
-    assert report["status"] == "warning" and report["quarantined"] == 10 and report["published"]
+    assert report["status"] == "warning" and report["quarantined"] == 10 and report["published"] == ["silver.orders"]
     assert table["quarantine"] == {
         "table": QUARANTINE,
         "quarantined": 10,
@@ -148,3 +181,23 @@ def test_stale_data_is_a_freshness_warning_with_a_hint(lake) -> None:
     alert = build_gate_warning_alert(SPEC, {"ti": SimpleNamespace(task_id="silver_gate"), "ds": "2026-11-03"}, report)
     assert alert.failure_class == "quality_gate_warning"
     assert any("Stale data: the newest updated_at" in line for line in alert.details)
+
+
+def test_the_gate_only_judges_publishing_is_the_next_step(lake) -> None:
+    """A passing gate changes no table; the publish step, given the quarantine step's keep predicate, does."""
+    _, lakehouse = lake
+    write_staging(lakehouse, "2026-11-05")
+    gate("2026-11-05")
+    write_staging(lakehouse, "2026-11-06")
+    handed = quarantine("2026-11-06")
+    assert set(handed) == {"silver.orders"} and handed["silver.orders"]["keep"].startswith("NOT COALESCE(")
+    before = rows(lakehouse, "SELECT COUNT(*), MAX(order_date) FROM silver.orders")
+    report = judge("2026-11-06", handed)
+    assert report["status"] == "warning" and "published" not in report
+    assert "WHERE NOT COALESCE(" in report["tables"][0]["query"]  # it validated only the kept rows
+    assert (
+        rows(lakehouse, "SELECT COUNT(*), MAX(order_date) FROM silver.orders") == before == [(90, dt.date(2026, 11, 5))]
+    )
+    published = publish("2026-11-06", handed)
+    assert published["published"] == ["silver.orders"] and published["run_id"] == "scheduled__2026-11-06#1"
+    assert rows(lakehouse, "SELECT COUNT(*), MAX(order_date) FROM silver.orders") == [(90, dt.date(2026, 11, 6))]

@@ -1,12 +1,12 @@
 """Bronze integrity: every file a partition's manifest lists is still the file the extract landed.
 
-The bronze gate checks it before anything reads the data, with one HEAD per file: the object must
-exist with the size and the ETag recorded at upload. Why the ETag and not the manifest's sha256:
-S3 gives every write of an object a new ETag, so a rewrite or truncation after the commit changes
-it, and HEAD returns it without reading the data. Re-hashing would download every file (as costly
-as the silver read itself), and S3's own SHA-256 of a multipart upload is a checksum of the parts,
-not of the file, so it cannot be compared with the manifest's. Manifests written before ETags were
-recorded are checked for existence and size only.
+The bronze verify step (``bronze.verify``) checks it before anything reads the data, with one
+HEAD per file: the object must exist with the size and the ETag recorded at upload. Why the ETag
+and not the manifest's sha256: S3 gives every write of an object a new ETag, so a rewrite or
+truncation after the commit changes it, and HEAD returns it without reading the data. Re-hashing
+would download every file (as costly as the silver read itself), and S3's own SHA-256 of a
+multipart upload is a checksum of the parts, not of the file, so it cannot be compared with the
+manifest's. Manifests written before ETags were recorded are checked for existence and size only.
 """
 
 from __future__ import annotations
