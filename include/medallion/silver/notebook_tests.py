@@ -82,14 +82,14 @@ def write_parquet(fixture: Fixture, path: Path) -> dict[str, Any]:
     return {"key": str(path), "rows": len(fixture.rows), "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
-def commit_bronze(root: Path, source: str, ds: str, fixture: Fixture, case: ResolvedCase) -> Path:
+def commit_bronze(root: Path, source: str, ds: str, fixture: Fixture, *, dag_id: str, run_id: str) -> Path:
     """A committed partition of ``source`` for ``ds`` (same manifest fields as ``bronze/landing.py``)."""
     partition = root / source / f"ds={ds}"
     entry = write_parquet(fixture, partition / "part-00000-fixture.parquet")
     manifest = {
         "source": {"name": source, "fixture": fixture.origin},
-        "dag_id": case.pipeline,
-        "run_id": f"notebook_test__{case.name}",
+        "dag_id": dag_id,
+        "run_id": run_id,
         "task_id": f"extract_{source}",
         "try_number": 1,
         "logical_date": ds,
@@ -139,6 +139,50 @@ def _widgets(case: ResolvedCase, bronze_root: Path, schema: str) -> dict[str, st
     }
 
 
+class NotebookRaised(Exception):
+    """The notebook under test raised; ``summary`` and ``trace`` are its own error, runner frames cut."""
+
+    def __init__(self, summary: str, trace: str) -> None:
+        super().__init__(summary)
+        self.summary = summary
+        self.trace = trace
+
+
+TableReader = Callable[[str], tuple[dict[str, str], list[dict[str, Any]]]]
+
+
+@contextmanager
+def case_outputs(
+    spark: Any,
+    case: ResolvedCase,
+    notebook: Path,
+    *,
+    schema: str,
+    scratch_dir: Path,
+    notebook_builtins: dict[str, Any] | None = None,
+) -> Iterator[TableReader]:
+    """Fixtures into ``scratch_dir`` / ``schema``, the notebook run; yields a reader of its output tables
+    (``table`` → column types, rows). Raises :class:`NotebookRaised` when the notebook does; the scratch
+    schema is dropped on the way out either way."""
+    bronze_root = scratch_dir / "bronze"
+    ds = case.widgets.get("ds", "")
+    _schema_statements(spark, f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    try:
+        for source, fixture in case.sources.items():
+            commit_bronze(bronze_root, source, ds, fixture, dag_id=case.pipeline, run_id=f"notebook_test__{case.name}")
+        for table, fixture in case.tables.items():
+            path = scratch_dir / "tables" / f"{table}.parquet"
+            write_parquet(fixture, path)
+            spark.read.parquet(str(path)).write.mode("overwrite").saveAsTable(scratch_table(schema, table))
+        try:
+            run_in_session(notebook, _widgets(case, bronze_root, schema), spark, notebook_builtins)
+        except Exception as exc:  # the notebook's own error, not the runner's
+            raise NotebookRaised(*format_notebook_error(exc)) from exc
+        yield lambda table: _read_table(spark, scratch_table(schema, table))
+    finally:
+        _schema_statements(spark, f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
 def run_case(
     spark: Any,
     case: ResolvedCase,
@@ -151,34 +195,23 @@ def run_case(
 ) -> CaseResult:
     """One case on ``spark``: fixtures into ``scratch_dir`` / ``schema``, the notebook, the comparison."""
     started = time.monotonic()
-    bronze_root = scratch_dir / "bronze"
-    ds = case.widgets.get("ds", "")
-    _schema_statements(spark, f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    diff: list[str] = []
     try:
-        for source, fixture in case.sources.items():
-            commit_bronze(bronze_root, source, ds, fixture, case)
-        for table, fixture in case.tables.items():
-            path = scratch_dir / "tables" / f"{table}.parquet"
-            write_parquet(fixture, path)
-            spark.read.parquet(str(path)).write.mode("overwrite").saveAsTable(scratch_table(schema, table))
-        try:
-            run_in_session(notebook, _widgets(case, bronze_root, schema), spark, notebook_builtins)
-        except Exception as exc:  # the notebook's own error is the case's result
-            summary, trace = format_notebook_error(exc)
-            seconds = time.monotonic() - started
-            return CaseResult(case.id, case.origin, engine, "error", seconds, error=f"{summary}\n{trace}")
-        diff: list[str] = []
-        for table, expected in case.expect.items():
-            try:
-                types, rows = _read_table(spark, scratch_table(schema, table))
-            except Exception as exc:
-                diff.append(f"{table}: the notebook did not write it ({type(exc).__name__}: {exc})")
-                continue
-            diff += compare_table(table, expected, case.compare[table], case.primary_keys[table], types, rows)
-        status = "failed" if diff else "passed"
-        return CaseResult(case.id, case.origin, engine, status, time.monotonic() - started, diff=diff)
-    finally:
-        _schema_statements(spark, f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        with case_outputs(
+            spark, case, notebook, schema=schema, scratch_dir=scratch_dir, notebook_builtins=notebook_builtins
+        ) as read_table:
+            for table, expected in case.expect.items():
+                try:
+                    types, rows = read_table(table)
+                except Exception as exc:
+                    diff.append(f"{table}: the notebook did not write it ({type(exc).__name__}: {exc})")
+                    continue
+                diff += compare_table(table, expected, case.compare[table], case.primary_keys[table], types, rows)
+    except NotebookRaised as raised:  # the notebook's own error is the case's result
+        seconds = time.monotonic() - started
+        return CaseResult(case.id, case.origin, engine, "error", seconds, error=f"{raised.summary}\n{raised.trace}")
+    status = "failed" if diff else "passed"
+    return CaseResult(case.id, case.origin, engine, status, time.monotonic() - started, diff=diff)
 
 
 def run_cases(

@@ -2,7 +2,8 @@
 
 A notebook's ``from pyspark.sql import functions as F`` is served sqlframe's DuckDB flavour through
 the notebook's own ``__import__`` (so real pyspark, when installed, stays what the rest of the
-process imports); ``open_session`` gives a fresh ``DuckDBSession`` on a DuckDB connection.
+process imports); ``open_session`` gives a fresh ``DuckDBSession`` on a DuckDB connection, with
+Spark's answers where DuckDB's differ (``silver/sqlframe_spark.py``).
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ def _pyspark_modules() -> dict[str, types.ModuleType]:
     """Fake ``pyspark`` package whose ``sql`` modules are sqlframe's DuckDB flavour."""
     import sqlframe.duckdb as engine
 
+    from medallion.silver.sqlframe_spark import spark_semantics
+
+    spark_semantics()  # before the functions module is copied: its to_date is patched
     modules: dict[str, types.ModuleType] = {}
     sql_aliases: dict[str, str] = {}
     for sub, aliases in _SUBMODULE_ALIASES.items():
@@ -87,5 +91,8 @@ def open_session(con: duckdb.DuckDBPyConnection) -> Any:
     from sqlframe.base.session import _BaseSession
     from sqlframe.duckdb import DuckDBSession
 
+    from medallion.silver.sqlframe_spark import spark_semantics
+
+    spark_semantics()
     _BaseSession._instance = None
     return DuckDBSession(conn=con)

@@ -3,6 +3,7 @@ one-time Databricks run (request shape and results) against the Jobs API emulato
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 
@@ -125,3 +126,19 @@ def test_preflight_runs_the_cases_as_one_databricks_run_and_fails_on_the_broken_
     assert "quantity: 2 → 1; status: 'shipped' → 'placed'" in message
     assert classify(err.value, "silver").name == "notebook_unit_test_failed"
     assert not classify(err.value, "silver").retry
+
+
+def test_the_emulator_gives_sparks_answers_where_duckdb_differs(tmp_path: Path) -> None:
+    """Found by the fidelity test: decimal rounding of doubles, fractions cast to whole numbers, slashed dates."""
+    from medallion.silver.notebook_tests import sqlframe_session
+
+    with sqlframe_session(tmp_path / "cast.duckdb") as (spark, builtins_):
+        F = builtins_["__import__"]("pyspark.sql", fromlist=["functions"]).functions
+        df = spark.createDataFrame([(17.615, "3.335", 7, " +12 ", " 2026-1-5 ", "2026-11-20T10:00:00")], list("dsiwab"))
+        casts = [F.col(c).cast("decimal(12,2)").alias(c) for c in "dsi"]
+        row = df.select(*casts, F.col("w").cast("bigint"), F.to_date("a"), F.to_date("b")).collect()[0]
+        assert [float(v) for v in row[:3]] == [17.62, 3.34, 7.0]  # 17.61 in plain DuckDB
+        assert list(row[3:]) == [12, dt.date(2026, 1, 5), dt.date(2026, 11, 20)]
+        for column in (F.lit("12.5").cast("int"), F.lit("1e3").cast("bigint"), F.to_date(F.lit("2026/11/20"))):
+            with pytest.raises(Exception, match="CAST_INVALID_INPUT"):  # Spark raises; plain DuckDB read them
+                df.select(column).collect()

@@ -20,6 +20,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from notebook_files import NOTEBOOKS_DIR, datasets_read, pipeline_notebooks
 
 from medallion.bronze.landing import LandedFile, Manifest, file_sha256, schema_fields
 from medallion.duck import connect
@@ -41,9 +42,7 @@ from medallion.silver.lint import (
     lint_paths,
 )
 
-ROOT = Path(__file__).resolve().parents[3]
-NOTEBOOKS_DIR = ROOT / "include" / "notebooks"
-NOTEBOOKS = sorted(NOTEBOOKS_DIR.rglob("*.py"))
+NOTEBOOKS = pipeline_notebooks()
 DS = "2026-11-20"
 HEADER = "# Databricks notebook source\n"
 SEP = "# COMMAND ----------\n"
@@ -103,7 +102,16 @@ label = "{}".format("delta")
 df.write.format("delta").mode("overwrite").saveAsTable(table)  # expect: delta
 '''
 
-ALL_RULES = {SQL_STATEMENT, SELECT_EXPR, MONOTONIC_ID, UDF, WRITER_PARTITION_BY, DELTA, QUOTED_DATETIME_FORMAT, RDD}
+ALL_RULES = {
+    SQL_STATEMENT,
+    SELECT_EXPR,
+    MONOTONIC_ID,
+    UDF,
+    WRITER_PARTITION_BY,
+    DELTA,
+    QUOTED_DATETIME_FORMAT,
+    RDD,
+}
 
 
 def _expected(source: str) -> list[tuple[int, str]]:
@@ -297,11 +305,6 @@ BRONZE_FIXTURES: dict[str, Callable[[random.Random], pa.Table]] = {
     "orders": orders_table,
     "customers": customers_table,
 }
-
-
-def datasets_read(source: str) -> list[str]:
-    """Datasets a notebook reads from bronze: ``{bronze_root}/<dataset>/ds=...`` in its code."""
-    return sorted(set(re.findall(r"\{bronze_root\}/([A-Za-z0-9_.-]+)/ds=", source)))
 
 
 def commit_bronze(bronze_root: Path, dataset: str, table: pa.Table) -> None:
