@@ -16,9 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-NOTEBOOK_HEADER = "# Databricks notebook source"
-CELL_SEPARATOR = "# COMMAND ----------"
-MAGIC_PREFIX = "# MAGIC"
+from medallion.silver.notebook_exec import CELL_SEPARATOR, MAGIC_PREFIX, NOTEBOOK_HEADER
 
 # Rule ids (stable: tests and editors may match on them).
 NOT_A_NOTEBOOK = "not-a-notebook"
@@ -31,6 +29,7 @@ WRITER_PARTITION_BY = "write-partition-by"
 DELTA = "delta"
 QUOTED_DATETIME_FORMAT = "quoted-datetime-format"
 RDD = "rdd"
+HIDDEN_FILE_READ = "hidden-file-read"
 
 _ALTERNATIVES = {
     NOT_A_NOTEBOOK: "export the notebook in Databricks source format; the first line must be "
@@ -48,6 +47,8 @@ _ALTERNATIVES = {
     QUOTED_DATETIME_FORMAT: "parse ISO-8601 text without a format (`F.to_timestamp(col)`, "
     '`F.col(c).cast("timestamp")`), or normalise it first, e.g. `F.regexp_replace(col, "T", " ")`',
     RDD: "DataFrame operations (`select`, `groupBy().agg`, `collect()` for small results)",
+    HIDDEN_FILE_READ: "read a small metadata file with `json.loads(dbutils.fs.head(path, max_bytes))` (as the "
+    "example notebooks read bronze manifests); name data files without a leading `_` or `.`",
 }
 
 _SQL_KEYWORDS = ("CREATE", "ALTER", "DROP", "MERGE", "INSERT", "DELETE", "UPDATE", "TRUNCATE", "REPLACE")
@@ -58,6 +59,8 @@ _DATETIME_PARSERS = frozenset(
 _UDF_NAMES = frozenset({"udf", "pandas_udf", "udtf"})
 _WRITERS = frozenset({"write", "writeStream", "writeTo"})
 _SQL_METHODS = frozenset({"sql"})
+_FILE_READERS = frozenset({"json", "parquet", "csv", "text", "orc", "load"})
+_READERS = frozenset({"read", "readStream"})
 
 
 @dataclass(frozen=True)
@@ -296,6 +299,25 @@ class _Visitor(ast.NodeVisitor):
             return self.leading_text(self.assignments[node.id][0], depth + 1)
         return None
 
+    def trailing_text(self, node: ast.AST, depth: int = 0) -> str | None:
+        """The known end of a string expression (literal, f-string, concatenation), ``{}`` for the unknown."""
+        if depth > 5:
+            return None
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, ast.JoinedStr):
+            text = ""
+            for part in reversed(node.values):
+                if not (isinstance(part, ast.Constant) and isinstance(part.value, str)):
+                    return "{}" + text
+                text = part.value + text
+            return text
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            return self.trailing_text(node.right, depth + 1)
+        if isinstance(node, ast.Name) and len(self.assignments.get(node.id, [])) == 1:
+            return self.trailing_text(self.assignments[node.id][0], depth + 1)
+        return None
+
     # -- imports
 
     def visit_Import(self, node: ast.Import) -> None:
@@ -380,7 +402,25 @@ class _Visitor(ast.NodeVisitor):
                     self.add(value, DELTA, f'{name}(format="delta"): Delta reads/writes are Databricks-only')
         if name in _DATETIME_PARSERS:
             self._check_datetime_format(node, name)
+        if isinstance(func, ast.Attribute) and name in _FILE_READERS and _READERS & set(_chain_attributes(func.value)):
+            self._check_read_paths(node, name)
         self.generic_visit(node)
+
+    def _check_read_paths(self, node: ast.Call, name: str) -> None:
+        """``spark.read.json(".../_manifest.json")``: Spark's readers skip ``_*`` and ``.*`` files even when named."""
+        paths = [*node.args, *(k.value for k in node.keywords if k.arg in {"path", "paths"})]
+        for path in paths:
+            text = self.trailing_text(path)
+            if text is None or ("/" not in text and text.startswith("{}")):
+                continue  # the last segment is not known
+            segment = text.rstrip("/").rsplit("/", 1)[-1]
+            if segment[:1] in {"_", "."}:
+                self.add(
+                    path,
+                    HIDDEN_FILE_READ,
+                    f"spark.read.{name} of {segment!r}: Spark's file readers skip names starting with `_` or `.` "
+                    "(like _SUCCESS) even when named, so this reads nothing on Databricks (the emulator reads it)",
+                )
 
     def _check_sql_call(self, node: ast.Call) -> None:
         query = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "sqlQuery"), None)

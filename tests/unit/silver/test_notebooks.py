@@ -28,6 +28,7 @@ from medallion.layout import MANIFEST_NAME
 from medallion.local.databricks import run_notebook
 from medallion.silver.lint import (
     DELTA,
+    HIDDEN_FILE_READ,
     MONOTONIC_ID,
     NOT_A_NOTEBOOK,
     QUOTED_DATETIME_FORMAT,
@@ -80,6 +81,7 @@ spark.sql(
 )
 spark.sql(f"SELECT * FROM {table}")
 df = spark.table(table)
+manifest = spark.read.json(f"{root}/orders/ds={ds}/_manifest.json")  # expect: hidden-file-read
 
 # COMMAND ----------
 
@@ -111,6 +113,7 @@ ALL_RULES = {
     DELTA,
     QUOTED_DATETIME_FORMAT,
     RDD,
+    HIDDEN_FILE_READ,
 }
 
 
@@ -189,6 +192,12 @@ def test_bad_notebook_one_finding_per_rule(tmp_path: Path) -> None:
         pytest.param('F.to_timestamp("ts")', [], id="to-timestamp-iso"),
         pytest.param("n = spark.sparkContext.defaultParallelism", [(2, RDD)], id="spark-context"),
         pytest.param("rdd_count = df.count()\nprint('df.rdd')", [], id="rdd-words"),
+        pytest.param('spark.read.parquet("s3://lake/t/.staging/")', [(2, HIDDEN_FILE_READ)], id="dot-folder"),
+        pytest.param('p = root + "/_SUCCESS"\nspark.read.format("text").load(p)', [(3, HIDDEN_FILE_READ)], id="load"),
+        pytest.param('spark.read.json(path=f"{root}/_m.json")', [(2, HIDDEN_FILE_READ)], id="keyword"),
+        pytest.param('spark.read.parquet(*m["files"], f"{root}/part_1.parquet")', [], id="underscore-inside"),
+        pytest.param('spark.read.json(f"{root}{name}")', [], id="unknown-segment"),
+        pytest.param('dbutils.fs.head(f"{root}/_manifest.json")', [], id="fs-head-ok"),
     ],
 )
 def test_lint_rule_variants(tmp_path: Path, snippet: str, expected: list[tuple[int, str]]) -> None:
