@@ -22,8 +22,7 @@ LEAVES = {"bronze", "silver", "gold", "quality", "alerts", "engines"}
 ENTRY_POINTS = {"cli.py"}  # the command line starts everything, local runtime included
 
 #: Known back-edges still to remove: (importing file or package, imported module) → why it is still here.
-ALLOWED: dict[tuple[str, str], str] = {
-}
+ALLOWED: dict[tuple[str, str], str] = {}
 
 
 @dataclass(frozen=True)
