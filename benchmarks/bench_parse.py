@@ -87,9 +87,11 @@ def handwritten(specs: list) -> dict:
     from cosmos.operators.local import DbtTestLocalOperator
 
     from medallion.bronze.operator import LandSqlSourceOperator
+    from medallion.bronze.verify import BronzeVerifyOperator
     from medallion.factory.alerting import failure_notifier
     from medallion.gold.profile import LakehouseProfileMapping
     from medallion.quality.operator import QualityGateOperator
+    from medallion.quality.publish_step import PublishOperator
     from medallion.silver.preflight import NotebookLintOperator
 
     dags = {}
@@ -111,7 +113,7 @@ def handwritten(specs: list) -> dict:
             },
         ) as dag:
             with TaskGroup("bronze") as bronze:
-                for src in ("orders", "customers"):
+                extracts = [
                     LandSqlSourceOperator(
                         task_id=f"extract_{src}",
                         source_name=src,
@@ -120,11 +122,15 @@ def handwritten(specs: list) -> dict:
                         bucket="medallion-lake",
                         partition_key=f"bronze/sales/{src}/ds={{{{ ds }}}}/",
                     )
+                    for src in ("orders", "customers")
+                ]
+                extracts >> BronzeVerifyOperator(task_id="verify", spec=spec)
             bronze_gate = QualityGateOperator(
                 task_id="bronze_gate",
                 spec=spec,
                 layer="bronze",
                 checks=list(spec.quality.bronze),
+                inputs_from="bronze.verify",
                 outlets=[Asset(name=f"{spec.id}.bronze", uri=f"medallion://{spec.id}/bronze")],
             )
             with DatabricksWorkflowTaskGroup(
@@ -160,10 +166,13 @@ def handwritten(specs: list) -> dict:
             notebooks = ["include/notebooks/sales/customers_silver.py", "include/notebooks/sales/orders_silver.py"]
             NotebookLintOperator(task_id="silver_preflight", notebooks=notebooks, retries=0) >> silver
             silver_gate = QualityGateOperator(
-                task_id="silver_gate",
+                task_id="silver_gate", spec=spec, layer="silver", checks=list(spec.quality.silver)
+            )
+            silver_publish = PublishOperator(
+                task_id="silver_publish",
                 spec=spec,
                 layer="silver",
-                checks=list(spec.quality.silver),
+                tables=[t for nb in spec.silver.notebooks for t in nb.outputs],
                 outlets=[Asset(name=f"{spec.id}.silver", uri=f"medallion://{spec.id}/silver")],
             )
             profile = ProfileConfig(
@@ -186,14 +195,18 @@ def handwritten(specs: list) -> dict:
                 execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
                 operator_args={"install_deps": False},
             )
-            gold_gate = QualityGateOperator(
-                task_id="gold_gate",
+            gold_checks = list(spec.quality.gold)
+            gold_gate = QualityGateOperator(task_id="gold_gate", spec=spec, layer="gold", checks=gold_checks)
+            gold_publish = PublishOperator(
+                task_id="gold_publish",
                 spec=spec,
                 layer="gold",
-                checks=list(spec.quality.gold),
+                # this copy's models (renamed per pipeline: one owner per table)
+                tables=[f"gold.{m}_{dbt_dir.name}" for m in ("customer_lifetime_value", "daily_revenue")],
                 outlets=[Asset(name=f"{spec.id}.gold", uri=f"medallion://{spec.id}/gold")],
             )
-            bronze >> bronze_gate >> silver >> silver_gate >> gold_preflight >> gold >> gold_gate
+            bronze >> bronze_gate >> silver >> silver_gate >> silver_publish >> gold_preflight
+            gold_preflight >> gold >> gold_gate >> gold_publish
         dags[spec.id] = dag
     return dags
 
@@ -234,8 +247,10 @@ def dag_factory_config(spec, gold_models: list[str]) -> dict:
     from cosmos.operators.local import DbtRunLocalOperator, DbtTestLocalOperator
 
     from medallion.bronze.operator import LandSqlSourceOperator
+    from medallion.bronze.verify import BronzeVerifyOperator
     from medallion.gold.profile import LakehouseProfileMapping
     from medallion.quality.operator import QualityGateOperator
+    from medallion.quality.publish_step import PublishOperator
     from medallion.silver.preflight import NotebookLintOperator
     from medallion.spec.models import PipelineSpec, TableCheck
 
@@ -244,14 +259,27 @@ def dag_factory_config(spec, gold_models: list[str]) -> dict:
 
     spec_doc = typed(PipelineSpec, **spec.model_dump(mode="json"))  # one object: YAML anchors, as a user would
 
-    def gate(layer: str, after: str) -> dict:
+    def layer_asset(layer: str) -> list:
+        return [typed(Asset, name=f"{spec.id}.{layer}", uri=f"medallion://{spec.id}/{layer}")]
+
+    def gate(layer: str, after: str, **more: object) -> dict:
         return {
             "operator": path(QualityGateOperator),
             "spec": spec_doc,
             "layer": layer,
             "checks": [typed(TableCheck, **c.model_dump(mode="json")) for c in getattr(spec.quality, layer)],
-            "outlets": [typed(Asset, name=f"{spec.id}.{layer}", uri=f"medallion://{spec.id}/{layer}")],
             "dependencies": [after],
+            **more,
+        }
+
+    def publish(layer: str, tables: list[str]) -> dict:
+        return {
+            "operator": path(PublishOperator),
+            "spec": spec_doc,
+            "layer": layer,
+            "tables": tables,
+            "outlets": layer_asset(layer),
+            "dependencies": [f"{layer}_gate"],
         }
 
     cluster = {"spark_version": "15.4.x-scala2.12", "node_type_id": "i3.xlarge", "num_workers": 2}
@@ -279,7 +307,13 @@ def dag_factory_config(spec, gold_models: list[str]) -> dict:
             "bucket": "medallion-lake",
             "partition_key": f"bronze/sales/{src}/ds={{{{ ds }}}}/",
         }
-    tasks["bronze_gate"] = gate("bronze", "bronze")
+    tasks["verify"] = {
+        "operator": path(BronzeVerifyOperator),
+        "task_group_name": "bronze",
+        "spec": spec_doc,
+        "dependencies": ["extract_orders", "extract_customers"],
+    }
+    tasks["bronze_gate"] = gate("bronze", "bronze", inputs_from="bronze.verify", outlets=layer_asset("bronze"))
     for name, after in (("customers", "bronze_gate"), ("orders", "customers")):
         tasks[name] = {
             "operator": path(DatabricksNotebookOperator),
@@ -298,10 +332,11 @@ def dag_factory_config(spec, gold_models: list[str]) -> dict:
     }
     tasks["customers"]["dependencies"].append("silver_preflight")
     tasks["silver_gate"] = gate("silver", "silver")
+    tasks["silver_publish"] = publish("silver", [t for nb in spec.silver.notebooks for t in nb.outputs])
     tasks["gold_preflight"] = {
         "operator": path(DbtTestLocalOperator),
         "select": ["test_type:unit,path:models/sales"],
-        "dependencies": ["silver_gate"],
+        "dependencies": ["silver_publish"],
         **dbt_common,
     }
     gold_models = [f"{m}_{Path(spec.gold.project_dir).name}" for m in gold_models]  # this copy's models
@@ -321,6 +356,7 @@ def dag_factory_config(spec, gold_models: list[str]) -> dict:
             **dbt_common,
         }
     tasks["gold_gate"] = gate("gold", "gold")
+    tasks["gold_publish"] = publish("gold", [f"gold.{m}" for m in gold_models])
     groups = {"bronze": {}, "silver": {}, "gold": {}, **{m: {"parent_group_name": "gold"} for m in gold_models}}
     return {
         spec.id: {
