@@ -21,5 +21,5 @@ class MedallionPlugin(AirflowPlugin):
     fastapi_apps = [{"app": create_app(select_gold=_select_gold), "url_prefix": "/catalog", "name": "Data catalog"}]
     # An external view with a url_route: the catalog's own pages, in the Airflow UI's frame, from the nav bar
     external_views = [
-        {"name": "Data catalog", "href": "/catalog/", "url_route": "catalog", "destination": "nav", "category": None}
+        {"name": "Catalog", "href": "/catalog/", "url_route": "catalog", "destination": "nav", "category": None}
     ]

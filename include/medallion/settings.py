@@ -92,6 +92,7 @@ def airflow_environment(airflow_home: Path, settings: AirflowSettings | None = N
     return {
         "AIRFLOW_HOME": str(airflow_home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(paths.project_root() / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(paths.project_root() / "plugins"),  # the catalog, extra links
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__SECRETS__BACKEND": "airflow.secrets.local_filesystem.LocalFilesystemBackend",

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypeVar
 
@@ -30,6 +31,11 @@ class Lake:
         self.ttl = ttl_seconds
         self._cache: dict[str, tuple[float, Any]] = {}
         self._lock = threading.Lock()
+
+    @cached_property
+    def _pool(self) -> ThreadPoolExecutor:
+        """Threads for parallel S3 reads, kept between page views (starting threads per view costs more)."""
+        return ThreadPoolExecutor(max_workers=8, thread_name_prefix="catalog-s3")
 
     @cached_property
     def s3(self) -> Any:
@@ -56,17 +62,19 @@ class Lake:
         return value
 
     # --- S3 -----------------------------------------------------------------------------------
-    def read_json(self, bucket: str, key: str) -> dict[str, Any] | None:
+    def read_text(self, bucket: str, key: str) -> str | None:
+        """One GET through the hook's client (shared by every page view), or None."""
         try:
-            return json.loads(self.s3.read_key(key, bucket_name=bucket))
+            return self.s3.conn.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
         except Exception as exc:  # missing report, S3 down: the page says so
             log.debug("catalog: s3://%s/%s unreadable (%s)", bucket, key, exc)
             return None
 
-    def read_text(self, bucket: str, key: str) -> str | None:
+    def read_json(self, bucket: str, key: str) -> dict[str, Any] | None:
+        text = self.read_text(bucket, key)
         try:
-            return self.s3.read_key(key, bucket_name=bucket)
-        except Exception:
+            return json.loads(text) if text else None
+        except ValueError:
             return None
 
     def reports(self, spec: PipelineSpec, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -76,10 +84,7 @@ class Lake:
             layer, ds = pair
             return self.read_json(spec.lake.bucket, layout.quality_report_key(spec, layer, ds, "report", "json"))
 
-        if not wanted:
-            return {}
-        with ThreadPoolExecutor(max_workers=min(8, len(wanted))) as pool:
-            found = dict(zip(wanted, pool.map(one, wanted), strict=True))
+        found = dict(zip(wanted, self._pool.map(one, wanted), strict=True))
         return {pair: report for pair, report in found.items() if report}
 
     def bronze_rows(self, spec: PipelineSpec, ds: str | None) -> dict[str, int]:
@@ -95,49 +100,51 @@ class Lake:
         return out
 
     # --- lakehouse ----------------------------------------------------------------------------
-    def peek(self, sql: str) -> list[tuple[Any, ...]] | None:
-        """Rows of a read-only query, or None when the lakehouse is busy, missing or unreachable."""
+    def peek(self, queries: list[str]) -> list[list[tuple[Any, ...]] | None]:
+        """Rows of read-only queries (None each) when the lakehouse is busy, missing or unreachable."""
         try:
             conn = self._lakehouse()
-            return engine_for(conn).peek(conn, sql)
+            return engine_for(conn).peek(conn, queries)
         except Exception as exc:
-            log.info("catalog: lakehouse query skipped (%s)", str(exc).splitlines()[0][:200] if str(exc) else exc)
-            return None
+            log.info("catalog: lakehouse not read (%s)", str(exc).splitlines()[0][:200] if str(exc) else exc)
+            return [None] * len(queries)
 
     def published(self) -> dict[str, tuple[str, str, str]]:
         """``{table: (logical date, run id, published at)}`` of every table's current version (cached)."""
 
         def load() -> dict[str, tuple[str, str, str]]:
-            rows = self.peek(
-                "SELECT table_name, CAST(logical_date AS VARCHAR), run_id, CAST(published_at AS VARCHAR) "
-                f"FROM {layout.PUBLISHED_VERSIONS} QUALIFY row_number() OVER "
-                "(PARTITION BY table_name ORDER BY published_at DESC) = 1"
-            )
+            (rows,) = self.peek([PUBLISHED_SQL])
             return {str(r[0]): (str(r[1]), str(r[2]), str(r[3])) for r in rows or []}
 
         return self.cached("published", load)
 
-    def recorded_grants(self, tables: list[str]) -> dict[str, list[tuple[str, str, bool, str]]]:
-        """``{table: [(group, privileges, enforced, recorded at)]}`` as the last publish recorded them."""
+    def tables(self, tables: list[str]) -> TableFacts:
+        """Row counts and recorded grants of a product's tables, through one lakehouse connection."""
         if not tables:
-            return {}
+            return TableFacts({}, {})
         names = ", ".join("'" + t.replace("'", "''") + "'" for t in tables)
-        rows = self.peek(
-            f"SELECT table_name, principal, privileges, enforced, CAST(recorded_at AS VARCHAR) "
-            f"FROM {layout.TABLE_GRANTS} WHERE table_name IN ({names}) ORDER BY table_name, principal"
+        grants, *counted = self.peek(
+            [
+                "SELECT table_name, principal, privileges, enforced, CAST(recorded_at AS VARCHAR) "
+                f"FROM {layout.TABLE_GRANTS} WHERE table_name IN ({names}) ORDER BY table_name, principal",
+                *(f"SELECT count(*) FROM {t}" for t in tables),  # spec-validated names; a missing table: None
+            ]
         )
-        out: dict[str, list[tuple[str, str, bool, str]]] = {}
-        for table, group, privs, enforced, at in rows or []:
-            out.setdefault(str(table), []).append((str(group), str(privs), bool(enforced), str(at)))
-        return out
+        counts = {t: int(rows[0][0]) for t, rows in zip(tables, counted, strict=True) if rows}
+        recorded: dict[str, list[tuple[str, str, bool, str]]] = {}
+        for table, group, privs, enforced, at in grants or []:
+            recorded.setdefault(str(table), []).append((str(group), str(privs), bool(enforced), str(at)))
+        return TableFacts(counts, recorded)
 
-    def row_counts(self, tables: list[str]) -> dict[str, int]:
-        """Rows of each existing table (one query for the existing tables, one for the counts)."""
-        if not tables:
-            return {}
-        existing = self.peek("SELECT table_schema || '.' || table_name FROM information_schema.tables") or []
-        present = [t for t in tables if (t,) in set(existing)]
-        if not present:
-            return {}
-        union = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in present)  # names are spec-validated
-        return {str(r[0]): int(r[1]) for r in self.peek(union) or []}
+
+PUBLISHED_SQL = (
+    "SELECT table_name, CAST(logical_date AS VARCHAR), run_id, CAST(published_at AS VARCHAR) "
+    f"FROM {layout.PUBLISHED_VERSIONS} QUALIFY row_number() OVER "
+    "(PARTITION BY table_name ORDER BY published_at DESC) = 1"
+)
+
+
+@dataclass(frozen=True)
+class TableFacts:
+    rows: dict[str, int]
+    grants: dict[str, list[tuple[str, str, bool, str]]]  # table → (group, privileges, enforced, recorded at)

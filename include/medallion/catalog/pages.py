@@ -147,9 +147,8 @@ def product_page(
     """Everything about one data product; ``report_url(layer, ds)`` links a gate's HTML report."""
     spec, now = product.spec, dt.datetime.now(dt.UTC)
     lake_tables = [t for layer in ("silver", "gold") for t in product.tables[layer]]
-    counts = lake.row_counts(lake_tables)
-    published = lake.published()
-    recorded = lake.recorded_grants(lake_tables)
+    facts = lake.tables(lake_tables)
+    counts, recorded, published = facts.rows, facts.grants, lake.published()
     latest_ds = next((r.ds for r in runs if r.ds), None)
     bronze_rows = lake.bronze_rows(spec, latest_ds)
     wanted = [(layer, r.ds) for r in runs if r.ds for layer in product.layers]

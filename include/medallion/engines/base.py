@@ -69,9 +69,16 @@ class LakehouseEngine(ABC):
     def query_all(self, conn: Any, sql: str) -> list[tuple[Any, ...]]:
         """Every row of a query."""
 
-    def peek(self, conn: Any, sql: str) -> list[tuple[Any, ...]]:
-        """Every row of a read-only query that must not wait long (the catalog's page views)."""
-        return self.query_all(conn, sql)
+    def peek(self, conn: Any, queries: Sequence[str]) -> list[list[tuple[Any, ...]] | None]:
+        """The rows of each read-only query (None for one that failed), for page views that must not wait
+        long: the catalog's."""
+        out: list[list[tuple[Any, ...]] | None] = []
+        for sql in queries:
+            try:
+                out.append(self.query_all(conn, sql))
+            except Exception:  # a table not there yet: that part of the page says so
+                out.append(None)
+        return out
 
     @abstractmethod
     def publish(self, conn: Any, statements: Sequence[str], guard: Guard | None) -> list[Any]:

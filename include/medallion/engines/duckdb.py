@@ -92,15 +92,24 @@ class DuckDBEngine(LakehouseEngine):
         finally:
             con.close()
 
-    def peek(self, conn: Any, sql: str) -> list[tuple[Any, ...]]:
-        """Read-only, giving up after a second when a local writer holds the file (a page must not hang)."""
+    def peek(self, conn: Any, queries: Sequence[str]) -> list[list[tuple[Any, ...]] | None]:
+        """One read-only connection, given up after a second when a local writer holds the file (a page must
+        not hang: it shows the lakehouse as busy)."""
+        import duckdb
+
         from medallion import duck
 
         con = duck.connect(paths.resolve(conn.host), read_only=True, wait=PEEK_WAIT_SECONDS)
+        out: list[list[tuple[Any, ...]] | None] = []
         try:
-            return [tuple(r) for r in con.execute(sql).fetchall()]
+            for sql in queries:
+                try:
+                    out.append([tuple(r) for r in con.execute(sql).fetchall()])
+                except duckdb.Error:  # e.g. a table not created yet
+                    out.append(None)
         finally:
             con.close()
+        return out
 
     def publish(self, conn: Any, statements: Sequence[str], guard: Guard | None) -> list[Any]:
         """The guard's check, every statement and its clean-up in ONE transaction."""
