@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medallion import paths
 from medallion.spec.models import PipelineSpec
 
 LAYERS = ("bronze", "silver", "gold")
@@ -20,7 +21,7 @@ class Product:
     """One pipeline as a data product."""
 
     spec: PipelineSpec
-    file: str
+    file: str  # the spec, relative to the project (no server paths on a page)
     tables: dict[str, tuple[str, ...]]  # layer → tables (bronze: source datasets)
     upstream: tuple[str, ...]  # pipelines whose layers trigger this one
     downstream: tuple[str, ...] = ()
@@ -101,7 +102,9 @@ def build_catalog(root: Path, select_gold: Callable[..., Any] | None = None) -> 
             "gold": tuple(sorted(t for t in produced if t.startswith("gold."))),
         }
         upstream = tuple(dict.fromkeys(ref.rsplit(".", 1)[0] for ref in spec.triggers))
-        catalog.products[spec.id] = Product(spec, str(item.path), tables, upstream)
+        file = item.path.resolve()
+        shown = file.relative_to(paths.project_root()) if file.is_relative_to(paths.project_root()) else file.name
+        catalog.products[spec.id] = Product(spec, str(shown), tables, upstream)
     downstream: dict[str, list[str]] = {}
     for product in catalog.products.values():
         for up in product.upstream:

@@ -138,6 +138,7 @@ def test_product_page_shows_contract_keys_pii_flags_grants_and_links_but_no_valu
     assert customers["grants"] == {"crm-team": ["SELECT"], "data-platform": ["SELECT"]}
     assert data["tables"]["bronze"][0]["name"] == "orders"
     assert data["graph"]["downstream"] == ["marketing_customer_segments"]
+    assert data["file"] == "orders.yaml"  # no server paths outside the project
     assert data["links"]["dag"] == "/dags/sales_orders" and data["links"]["runs"] == "/dags/sales_orders/runs"
     assert [r["layers"] for r in data["runs"]] == [{"bronze": "success", "silver": "failed", "gold": "failed"}]
     page = client.get("/products/sales_orders", headers=auth).text

@@ -84,3 +84,22 @@ def test_duckdb_has_no_grants_so_they_are_checked_and_recorded(tmp_path: Path) -
         conn, f"SELECT table_name, principal, privileges, run_id, enforced FROM {layout.TABLE_GRANTS}"
     )
     assert rows == [("silver.orders", "crm-team", "SELECT", "r2", False)]  # the second publish replaced the record
+
+
+def test_after_a_publish_each_table_gets_the_specs_grants(tmp_path: Path, configs: Path) -> None:
+    from medallion.engines import apply_grants
+    from medallion.spec.project import load_project
+
+    spec = next(i.spec for i in load_project(configs, select_gold=None).buildable() if i.spec.id == "sales_orders")
+    conn = Connection(conn_id="lakehouse", conn_type="duckdb", host=str(tmp_path / "lake.duckdb"))
+    assert apply_grants(conn, spec, ["silver.orders", "silver.customers"], "r1") == {
+        "silver.orders": [],
+        "silver.customers": [],
+    }
+    rows = ENGINES["duckdb"].query_all(conn, f"SELECT table_name, principal FROM {layout.TABLE_GRANTS} ORDER BY 1, 2")
+    assert rows == [
+        ("silver.customers", "crm-team"),
+        ("silver.customers", "data-platform"),
+        ("silver.orders", "data-platform"),
+        ("silver.orders", "sales-analysts"),
+    ]
