@@ -9,7 +9,9 @@ now gives Spark's answer (Spark 4 with ANSI mode, its default and Databricks ser
 - a cast of text to a whole number refuses a fraction or an exponent (``'12.5'``, ``'1e3'``: Spark
   raises ``CAST_INVALID_INPUT``, DuckDB rounded);
 - ``to_date`` of text reads ``yyyy-[m]m-[d]d`` with an optional time after a space or ``T`` and
-  refuses other spellings (``'2026/11/20'``: Spark raises, DuckDB read it).
+  refuses other spellings DuckDB reads (``'2026/11/20'``: Spark raises, DuckDB read it).
+
+Text neither engine reads (``'soon'``) still fails with DuckDB's own error, which alerts quote.
 
 The patches go on sqlframe's ``Column.cast`` and ``functions.to_date`` once per process; only the
 emulator and the notebook tests use sqlframe.
@@ -33,8 +35,18 @@ def _is_text(value: Any) -> Any:
     )
 
 
+def _matches(value: Any, pattern: str) -> Any:
+    from sqlglot import exp
+
+    text = exp.cast(value.copy(), "varchar")
+    return exp.and_(
+        _is_text(value), exp.Anonymous(this="regexp_full_match", expressions=[text, exp.Literal.string(pattern)])
+    )
+
+
 def _refuse_text(value: Any, pattern: str, target: str, typed: Any) -> Any:
-    """``typed`` unless ``value`` is text not matching ``pattern``: then the query raises like Spark."""
+    """``typed``, except for text outside ``pattern`` that DuckDB would still read as ``target``: that raises
+    Spark's error. Text neither engine reads keeps DuckDB's own error (alerts and the demo quote it)."""
     from sqlglot import exp
 
     text = exp.cast(value.copy(), "varchar")
@@ -42,19 +54,14 @@ def _refuse_text(value: Any, pattern: str, target: str, typed: Any) -> Any:
         expressions=[
             exp.Literal.string("[CAST_INVALID_INPUT] The value '"),
             text.copy(),
-            exp.Literal.string(f'\' of the type "STRING" cannot be cast to "{target}" because it is malformed'),
+            exp.Literal.string(f'\' of the type "STRING" cannot be cast to "{target.upper()}" because it is malformed'),
         ]
     )
-    matches = exp.Anonymous(this="regexp_full_match", expressions=[text.copy(), exp.Literal.string(pattern)])
-    return exp.Case(
-        ifs=[
-            exp.If(
-                this=exp.and_(_is_text(value), exp.not_(matches)),
-                true=exp.Anonymous(this="error", expressions=[message]),
-            )
-        ],
-        default=typed,
+    duckdb_reads = exp.not_(
+        exp.Is(this=exp.TryCast(this=text.copy(), to=exp.DataType.build(target)), expression=exp.Null())
     )
+    refused = exp.and_(_is_text(value), exp.not_(_matches(value, pattern)), duckdb_reads)
+    return exp.Case(ifs=[exp.If(this=refused, true=exp.Anonymous(this="error", expressions=[message]))], default=typed)
 
 
 @functools.cache
@@ -75,8 +82,10 @@ def spark_semantics() -> None:
         if built.this == exp.DataType.Type.DECIMAL:
             return direct_cast(direct_cast(self, "string"), built)
         if built.this in whole:
-            typed = direct_cast(self, dataType, dialect).column_expression
-            return Column(_refuse_text(self.column_expression, _WHOLE, built.sql("spark").upper(), typed))
+            typed = direct_cast(self, dataType, dialect)
+            return _named_as(
+                typed, _refuse_text(self.column_expression, _WHOLE, built.sql("duckdb"), typed.column_expression)
+            )
         return direct_cast(self, dataType, dialect)
 
     direct_to_date = base_functions.to_date
@@ -89,11 +98,16 @@ def spark_semantics() -> None:
         date_part = exp.Anonymous(
             this="regexp_extract", expressions=[exp.cast(value.copy(), "varchar"), exp.Literal.string(_DATE_PART)]
         )
-        text_date = exp.Case(
-            ifs=[exp.If(this=_is_text(value), true=exp.cast(date_part, "date"))],
+        text_date = exp.Case(  # Spark reads the date part of a date-shaped text (a time after it is ignored)
+            ifs=[exp.If(this=_matches(value, _DATE), true=exp.cast(date_part, "date"))],
             default=typed.column_expression,
         )
-        return Column(_refuse_text(value, _DATE, "DATE", text_date))
+        return _named_as(typed, _refuse_text(value, _DATE, "date", text_date))
+
+    def _named_as(direct: Any, guarded: Any) -> Any:
+        """The guarded expression under the name the direct one had (``n``, ``to_date__d__``), not its SQL."""
+        name = direct.alias_or_name
+        return Column(guarded).alias(name) if name else Column(guarded)
 
     Column.cast = cast  # type: ignore[method-assign]
     for module in (base_functions, duckdb_functions):

@@ -142,3 +142,5 @@ def test_the_emulator_gives_sparks_answers_where_duckdb_differs(tmp_path: Path) 
         for column in (F.lit("12.5").cast("int"), F.lit("1e3").cast("bigint"), F.to_date(F.lit("2026/11/20"))):
             with pytest.raises(Exception, match="CAST_INVALID_INPUT"):  # Spark raises; plain DuckDB read them
                 df.select(column).collect()
+        with pytest.raises(Exception, match='invalid date field format: "soon"'):  # neither reads it: DuckDB's words
+            df.select(F.to_date(F.lit("soon"))).collect()
