@@ -1,8 +1,10 @@
 """`medallion ui`: Airflow's components on 127.0.0.1 with the factory's DAGs, stopped cleanly.
 
-One UI process serves the whole module (it takes about a minute to start): the REST checks,
+One UI process serves the whole module (it takes about a minute to start), after one real run of
+the example (``medallion run``) so the catalog has runs and gate reports to show: the REST checks,
 then headless Chromium (Debian's chromium + chromium-driver, driven by selenium) logs in like
-an operator, opens the example DAG's graph and docs and the cross-domain asset graph, and
+an operator, opens the example DAG's graph and docs and the cross-domain asset graph, then the data
+catalog from the nav bar (search a column, open ``sales_orders``, follow a gate report link), and
 saves screenshots under ``test-artifacts/ui/``.
 """
 
@@ -59,7 +61,15 @@ class RunningUI:
 
 
 @pytest.fixture(scope="module")
-def ui() -> Iterator[RunningUI]:
+def example_run() -> None:
+    """The example pipeline for one date, through real Airflow on the session's own local runtime."""
+    medallion = str(Path(sys.executable).with_name("medallion"))
+    done = subprocess.run([medallion, "run", "sales_orders", "--date", "2026-11-20"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def ui(example_run: None) -> Iterator[RunningUI]:
     port = free_port()
     proc = subprocess.Popen(
         [str(Path(sys.executable).with_name("medallion")), "ui", "--port", str(port)],
@@ -187,3 +197,67 @@ def test_operator_sees_layers_docs_and_asset_graph_in_the_browser(ui: RunningUI,
     assert {"sales_orders", "sales_orders.gold", "marketing_customer_segments"} <= set(node_labels(browser))
     shot = screenshot(browser, "sales_orders_gold_asset_graph")
     assert shot.stat().st_size > 10_000
+
+
+def _open_catalog_from_the_nav(driver: object, wait: object, url: str) -> None:
+    """The catalog's entry in the nav bar (an external view): the UI shows its pages in a frame."""
+    from selenium.webdriver.common.by import By
+
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "a[href$='/plugin/catalog']"))
+    entry = driver.find_element(By.CSS_SELECTOR, "a[href$='/plugin/catalog']")
+    assert entry.text.strip() == "Catalog"
+    entry.click()
+    wait.until(lambda d: "/plugin/catalog" in d.current_url and d.find_elements(By.CSS_SELECTOR, "iframe"))
+    driver.switch_to.frame(driver.find_element(By.CSS_SELECTOR, "iframe"))
+
+
+def test_operator_finds_a_data_product_its_contract_and_gate_reports_in_the_catalog(
+    ui: RunningUI, browser: object
+) -> None:
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    transient = (NoSuchElementException, StaleElementReferenceException, WebDriverException)
+    wait = WebDriverWait(browser, 60, ignored_exceptions=transient)
+    browser.switch_to.default_content()
+    browser.get(ui.url + "/")
+    if "/auth/login" in browser.current_url:  # a fresh browser when this test runs alone
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "input[name=username]"))).send_keys(USER)
+        browser.find_element(By.CSS_SELECTOR, "input[name=password]").send_keys(PASSWORD)
+        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait.until(ec.url_to_be(ui.url + "/"))
+
+    _open_catalog_from_the_nav(browser, wait, ui.url)
+    products = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "a.product"))
+    assert {"sales_orders", "marketing_customer_segments"} <= {a.text for a in products}
+    row = browser.find_element(By.CSS_SELECTOR, "tr[data-product=sales_orders]").text
+    assert "Sales Data Team" in row and "2026-11-20" in row
+    screenshot(browser, "catalog_home")
+
+    search = browser.find_element(By.CSS_SELECTOR, "input[name=q]")
+    search.send_keys("signup_date")
+    search.submit()
+    wait.until(lambda d: "column signup_date" in d.find_element(By.TAG_NAME, "body").text)
+    assert [a.text for a in browser.find_elements(By.CSS_SELECTOR, "a.product")] == ["sales_orders"]
+    screenshot(browser, "catalog_search_column")
+
+    browser.find_element(By.LINK_TEXT, "sales_orders").click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "table.contract"))
+    page = browser.find_element(By.TAG_NAME, "body").text
+    assert "Sales Data Team" in page and "PII" in page and "crm-team: SELECT" in page
+    assert "marketing_customer_segments" in page  # downstream in the lineage graph
+    reports = browser.find_elements(By.CSS_SELECTOR, "a.report")
+    assert reports, "the run's gate results should link their reports"
+    browser.switch_to.default_content()
+    shot = screenshot(browser, "catalog_sales_orders")
+    assert shot.stat().st_size > 10_000
+    browser.switch_to.frame(browser.find_element(By.CSS_SELECTOR, "iframe"))
+
+    browser.find_elements(By.CSS_SELECTOR, "a.report")[0].click()
+    wait.until(lambda d: "gate" in d.find_element(By.TAG_NAME, "h1").text)
+    heading = browser.find_element(By.TAG_NAME, "h1").text
+    assert heading.startswith("sales_orders · ") and "2026-11-20" in heading
+    screenshot(browser, "catalog_gate_report")
+    browser.switch_to.default_content()
