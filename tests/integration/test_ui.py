@@ -114,6 +114,27 @@ def test_cross_domain_assets_are_wired(ui: RunningUI) -> None:
     assert any(t["dag_id"] == "sales_orders" for t in gold["producing_tasks"])
 
 
+def test_the_catalog_on_the_api_server_requires_an_airflow_user(ui: RunningUI) -> None:
+    """The plugin's app mounted by the real api-server: no token, no catalog; Airflow's token, the products."""
+    import urllib.error
+
+    for path in ("/catalog/", "/catalog/api/products", "/catalog/api/products/sales_orders"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{ui.url}{path}", timeout=10)
+        assert refused.value.code == 401, path
+    products = api(ui.port, "/catalog/api/products", ui.token)
+    assert {p["id"] for ps in products["domains"].values() for p in ps} >= {"sales_orders"}
+    page = api(ui.port, "/catalog/api/products/sales_orders", ui.token)
+    assert page["runs"][0]["logical_date"] == "2026-11-20"
+    assert all(page["runs"][0]["gates"][layer]["status"] == "passed" for layer in ("bronze", "silver", "gold"))
+    views = {
+        v["name"]: v
+        for plugin in api(ui.port, "/api/v2/plugins", ui.token)["plugins"]
+        for v in plugin["external_views"]
+    }
+    assert views["Catalog"]["href"] == "/catalog/"
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     if not (CHROMIUM and CHROMEDRIVER):
