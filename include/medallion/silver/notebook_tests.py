@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medallion.errors import MedallionError
 from medallion.silver.notebook_diff import compare_table
 from medallion.silver.notebook_exec import format_notebook_error, run_in_session
 from medallion.spec.notebook_tests import Fixture, ResolvedCase, coerce
@@ -139,7 +140,7 @@ def _widgets(case: ResolvedCase, bronze_root: Path, schema: str) -> dict[str, st
     }
 
 
-class NotebookRaised(Exception):
+class NotebookRaised(MedallionError):
     """The notebook under test raised; ``summary`` and ``trace`` are its own error, runner frames cut."""
 
     def __init__(self, summary: str, trace: str) -> None:
