@@ -16,6 +16,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from medallion import connections, layout, wap
+from medallion.engines import apply_grants
 from medallion.errors import FailureKind, step_errors
 from medallion.failures import RetryByClass
 from medallion.quality.publish import Publication, PublishedVersion, RunStamp, publish
@@ -62,8 +63,9 @@ class PublishOperator(RetryByClass, BaseOperator):
             "the data passed its gate but could not be published; the task retries",
             kind=FailureKind.GATE_INFRA,
         ):
+            lakehouse = BaseHook.get_connection(connections.LAKEHOUSE_SQL)
             result = publish(
-                BaseHook.get_connection(connections.LAKEHOUSE_SQL),
+                lakehouse,
                 pubs,
                 stamp=stamp,
                 backfill=is_backfill(context),
@@ -81,7 +83,19 @@ class PublishOperator(RetryByClass, BaseOperator):
             stamp.logical_date,
             stamp.run_id,
         )
-        return out | {"published": result.published}
+        with step_errors(
+            "grants",
+            ", ".join(result.published),
+            "the tables are published but their grants are not: the lakehouse identity needs MANAGE (or "
+            "ownership) on them in Unity Catalog; the task retries",
+            kind=FailureKind.GATE_INFRA,
+        ):  # the spec's grants (README: Catalog): GRANT/REVOKE on Databricks, recorded on every engine
+            granted = apply_grants(lakehouse, self.spec, result.published, stamp.run_id)
+        changes = "; ".join(s for g in granted.values() for s in g) or "no GRANT/REVOKE needed"
+        self.log.info(
+            "grants of %s as the spec sets them (%s), recorded in %s", ", ".join(granted), changes, layout.TABLE_GRANTS
+        )
+        return out | {"published": result.published, "grants": granted}
 
     def _keep(self, context: Any) -> dict[str, str]:
         """table → predicate of the rows the quarantine step kept (none without that step)."""

@@ -93,6 +93,14 @@ def test_quarantine_then_gate_then_publish_and_a_failed_gate_publishes_nothing(s
     assert rows(lakehouse, "SELECT COUNT(*) FROM quarantine.sales_orders__orders") == [(3,)]
     versions = rows(lakehouse, "SELECT table_name, logical_date::VARCHAR FROM ops.published_versions ORDER BY 1")
     assert versions == [("silver.customers", "2026-11-20"), ("silver.orders", "2026-11-20")]
+    # and brought their grants to the spec's (DuckDB has none to apply: recorded only)
+    grants = rows(lakehouse, "SELECT table_name, principal, privileges, enforced FROM ops.table_grants ORDER BY 1, 2")
+    assert grants == [
+        ("silver.customers", "crm-team", "SELECT", False),
+        ("silver.customers", "data-platform", "SELECT", False),
+        ("silver.orders", "data-platform", "SELECT", False),
+        ("silver.orders", "sales-analysts", "SELECT", False),
+    ]
 
     stage(lakehouse, "2026-11-21", duplicate=True)
     states = run(dag, "2026-11-21")
