@@ -107,9 +107,7 @@ def create_app(config_root: Path | None = None, select_gold: Callable[..., Any] 
             "api": f"{base}/api/products/{pid}",
             "databricks_job": _databricks_job_url(job["job_id"]) if job else None,
         }
-        catalog = request.app.state.catalog.get()
         return pages.product_page(
-            catalog,
             product,
             runs,
             request.app.state.lake,

@@ -91,13 +91,14 @@ class Lake:
         """Rows of each bronze dataset's partition for ``ds`` (its manifest's row count)."""
         if not spec.bronze or not ds:
             return {}
-        out = {}
-        for source in spec.bronze.sources:
-            key = layout.bronze_partition_key(spec, source.name, ds) + layout.MANIFEST_NAME
-            manifest = self.read_json(spec.lake.bucket, key)
-            if manifest and isinstance(manifest.get("row_count"), int):
-                out[source.name] = manifest["row_count"]
-        return out
+        names = [source.name for source in spec.bronze.sources]
+        keys = [layout.bronze_partition_key(spec, name, ds) + layout.MANIFEST_NAME for name in names]
+        manifests = self._pool.map(lambda key: self.read_json(spec.lake.bucket, key), keys)
+        return {
+            name: m["row_count"]
+            for name, m in zip(names, manifests, strict=True)
+            if m and isinstance(m.get("row_count"), int)
+        }
 
     # --- lakehouse ----------------------------------------------------------------------------
     def peek(self, queries: list[str]) -> list[list[tuple[Any, ...]] | None]:

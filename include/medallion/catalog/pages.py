@@ -136,7 +136,6 @@ def _gate(report: dict[str, Any] | None, url: str | None) -> dict[str, Any] | No
 
 
 def product_page(
-    catalog: Catalog,
     product: Product,
     runs: list[RunInfo],
     lake: Lake,
@@ -189,10 +188,6 @@ def product_page(
             }
             for r in runs
         ],
-        "graph": {
-            "upstream": [p for p in product.upstream],
-            "downstream": list(product.downstream),
-            "known": sorted(set(product.upstream) | set(product.downstream) & set(catalog.products)),
-        },
+        "graph": {"upstream": list(product.upstream), "downstream": list(product.downstream)},
         "links": links,
     }
