@@ -26,7 +26,8 @@ from medallion.bronze.landing import LandedFile, Manifest, file_sha256, schema_f
 from medallion.duck import connect
 from medallion.layout import MANIFEST_NAME
 from medallion.local.databricks import run_notebook
-from medallion.silver.lint import (
+from medallion.silver.lint import lint_notebook, lint_paths
+from medallion.silver.lint_rules import (
     DELTA,
     HIDDEN_FILE_READ,
     MONOTONIC_ID,
@@ -39,8 +40,6 @@ from medallion.silver.lint import (
     UDF,
     WRITER_PARTITION_BY,
     LintFinding,
-    lint_notebook,
-    lint_paths,
 )
 
 NOTEBOOKS = pipeline_notebooks()
