@@ -185,7 +185,7 @@ def _test(args: argparse.Namespace) -> int:
     import time
 
     from medallion.silver.notebook_tests import ENGINES, format_failure, run_on_engine
-    from medallion.spec.notebook_tests import spec_cases
+    from medallion.spec.notebook_cases import spec_cases
     from medallion.spec.project import load_project
 
     project = load_project(paths.config_dir(), select_gold=None)

@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from medallion.spec.notebook_tests import Fixture, coerce
+from medallion.spec.notebook_cases import Fixture, coerce
 from medallion.spec.sqltypes import declared_type
 
 _SPARK_TYPES = {"integer": "int", "long": "bigint", "short": "smallint", "byte": "tinyint", "str": "string"}

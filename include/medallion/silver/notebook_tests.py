@@ -24,7 +24,7 @@ from typing import Any
 from medallion.errors import MedallionError
 from medallion.silver.notebook_diff import compare_table
 from medallion.silver.notebook_exec import format_notebook_error, run_in_session
-from medallion.spec.notebook_tests import Fixture, ResolvedCase, coerce
+from medallion.spec.notebook_cases import Fixture, ResolvedCase, coerce
 
 MANIFEST_NAME = "_manifest.json"
 

@@ -93,7 +93,7 @@ class NotebookLintOperator(RetryByClass, BaseOperator):
         from airflow.providers.databricks.hooks.databricks import DatabricksHook
 
         from medallion.silver.test_run import run_on_databricks, submit_request
-        from medallion.spec.notebook_tests import spec_cases
+        from medallion.spec.notebook_cases import spec_cases
 
         if self.spec is None or self.spec.silver is None:
             return 0

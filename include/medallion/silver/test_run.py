@@ -37,7 +37,7 @@ from typing import Any
 
 from medallion.silver.workflow import notebook_workspace_path
 from medallion.spec.models import PipelineSpec
-from medallion.spec.notebook_tests import ResolvedCase
+from medallion.spec.notebook_cases import ResolvedCase
 
 RUNNER_NOTEBOOK = "include/notebooks/_medallion/run_notebook_tests.py"
 TASK_KEY = "notebook_tests"

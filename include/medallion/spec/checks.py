@@ -17,7 +17,7 @@ from medallion.errors import MedallionError, Problem
 from medallion.spec.docs_url import RUNBOOK_PATH, docs_url_missing
 from medallion.spec.load import MergedDoc, PathKey, dotted
 from medallion.spec.models import PipelineSpec
-from medallion.spec.notebook_tests import spec_cases
+from medallion.spec.notebook_cases import spec_cases
 from medallion.spec.ownership import TableOwner, assign_owners, misplaced_contracts, produced_tables
 
 SELECTOR_HINT = (

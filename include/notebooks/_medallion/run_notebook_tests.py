@@ -28,7 +28,7 @@ payload = json.loads(zlib.decompress(base64.b64decode(dbutils.widgets.get("cases
 # the repository is deployed to the workspace with the notebooks: medallion is importable from include/
 sys.path.insert(0, str(repo_root / "include"))
 from medallion.silver.notebook_tests import run_cases
-from medallion.spec.notebook_tests import ResolvedCase
+from medallion.spec.notebook_cases import ResolvedCase
 
 own_builtins = globals().get("__builtins__")
 results = run_cases(

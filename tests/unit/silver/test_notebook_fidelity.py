@@ -25,7 +25,7 @@ from notebook_files import NOTEBOOKS_DIR, datasets_read, pipeline_notebooks
 
 from medallion.silver.notebook_diff import canonical_type, compare_table
 from medallion.silver.notebook_tests import NotebookRaised, case_outputs, spark_session, sqlframe_session
-from medallion.spec.notebook_tests import Fixture, ResolvedCase, json_value
+from medallion.spec.notebook_cases import Fixture, ResolvedCase, json_value
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ from medallion.cli import main as cli
 from medallion.silver.notebook_diff import compare_table
 from medallion.silver.notebook_tests import run_on_engine
 from medallion.spec.load import SpecLoader
-from medallion.spec.notebook_tests import Fixture, spec_cases
+from medallion.spec.notebook_cases import Fixture, spec_cases
 
 ROOT = Path(__file__).resolve().parents[3]
 ORDERS_NB = "include/notebooks/sales/orders_silver.py"

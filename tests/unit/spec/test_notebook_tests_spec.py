@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from medallion.spec.notebook_tests import Expect, Given, NotebookTestCase, coerce, spec_cases
+from medallion.spec.notebook_cases import coerce, spec_cases
+from medallion.spec.notebook_tests import Expect, Given, NotebookTestCase
 from medallion.spec.project import load_project
 
 ROOT = Path(__file__).resolve().parents[3]
