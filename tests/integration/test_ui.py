@@ -21,6 +21,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,7 @@ def example_run() -> None:
 @pytest.fixture(scope="module")
 def ui(example_run: None) -> Iterator[RunningUI]:
     port = free_port()
+    started = datetime.now(UTC).isoformat()
     proc = subprocess.Popen(
         [str(Path(sys.executable).with_name("medallion")), "ui", "--port", str(port)],
         stdout=subprocess.PIPE,
@@ -81,9 +83,11 @@ def ui(example_run: None) -> Iterator[RunningUI]:
     try:
         assert wait_healthy(port, timeout=240), "api-server did not come up"
         token = api(port, "/auth/token", body={"username": USER, "password": PASSWORD})["access_token"]
-        deadline, dags = time.monotonic() + 180, {}
-        while time.monotonic() < deadline and not {"sales_orders", "marketing_customer_segments"} <= set(dags):
-            dags = {d["dag_id"]: d for d in api(port, "/api/v2/dags", token)["dags"]}
+        # parsed by this UI's dag-processor (the example run registered them first, from dag.test())
+        deadline, parsed = time.monotonic() + 180, set()
+        while time.monotonic() < deadline and not {"sales_orders", "marketing_customer_segments"} <= parsed:
+            dags = api(port, "/api/v2/dags", token)["dags"]
+            parsed = {d["dag_id"] for d in dags if (d.get("last_parsed_time") or "") > started}
             time.sleep(2)
         yield RunningUI(port, proc, token)
     finally:
