@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 from urllib.request import Request, urlopen
 
 import pytest
+from lakehouse_state import forget_earlier_runs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,17 +47,6 @@ def dag_with_customers_source(configs: Path) -> Callable[[str], object]:
     return build
 
 
-def forget_published_versions(lakehouse: str) -> None:
-    """Each test publishes its dates in its own order: no version history from an earlier test (snapshot rule)."""
-    from medallion import duck
-
-    con = duck.connect(lakehouse)
-    try:
-        con.execute("DROP TABLE IF EXISTS ops.published_versions")
-    finally:
-        con.close()
-
-
 @pytest.fixture
 def lake() -> Iterator[tuple[object, str]]:
     """The test overlay's aws_lake S3 (moto, with the example bucket) and lakehouse file, as operators find them."""
@@ -84,7 +74,7 @@ def lake() -> Iterator[tuple[object, str]]:
         )
         client.create_bucket(Bucket=bucket)
         lakehouse = settings.connection("lakehouse")["host"]
-        forget_published_versions(lakehouse)
+        forget_earlier_runs(lakehouse)
         yield client, lakehouse
     finally:
         server.stop()
